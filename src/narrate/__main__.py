@@ -1,0 +1,5 @@
+"""`python -m narrate` runs the command-line interface."""
+
+from narrate.cli import main
+
+main()

@@ -1,0 +1,137 @@
+"""Settings from flags, the environment and the config file, in that order.
+
+The data directory holds the SQLite cache and the audio store. It is the
+platform's user data directory unless `NARRATE_HOME` names another. The
+config file is TOML: `NARRATE_CONFIG` names it, else `config.toml` in
+`NARRATE_HOME` when that is set, else `config.toml` in the platform's user
+config directory. A missing config file is the same as an empty one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from narrate.errors import ConfigError
+
+APP_NAME = "narrate"
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT = 60.0
+
+_TOP_LEVEL_KEYS = {
+    "database_url",
+    "audio_dir",
+    "chain",
+    "concurrency",
+    "timeout",
+    "providers",
+    "voices",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know that does not come from the story."""
+
+    home: Path
+    config_path: Path
+    database_url: str
+    audio_dir: Path
+    chain: tuple[str, ...] | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    voices: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def provider_settings(self, name: str) -> Mapping[str, Any]:
+        """The `[providers.NAME]` table of the config file, or an empty one."""
+        return self.providers.get(name, {})
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, database_url: str | None = None
+) -> Settings:
+    """Read the environment and the config file; `database_url` is the `--db` flag."""
+    env = dict(os.environ if env is None else env)
+    home = _home(env)
+    config_path = _config_path(env, home)
+    file = _read_config(config_path)
+
+    url = database_url or env.get("NARRATE_DATABASE_URL") or file.get("database_url")
+    audio_dir = env.get("NARRATE_AUDIO_DIR") or file.get("audio_dir")
+    return Settings(
+        home=home,
+        config_path=config_path,
+        database_url=str(url or f"sqlite:///{home / 'narrate.db'}"),
+        audio_dir=Path(str(audio_dir)).expanduser() if audio_dir else home / "audio",
+        chain=_chain(file.get("chain"), config_path),
+        concurrency=_positive(file, "concurrency", DEFAULT_CONCURRENCY, config_path),
+        timeout=_positive(file, "timeout", DEFAULT_TIMEOUT, config_path),
+        providers=_tables(file, "providers", config_path),
+        voices=_tables(file, "voices", config_path),
+        env=env,
+    )
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    if env.get("NARRATE_HOME"):
+        return Path(env["NARRATE_HOME"]).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def _config_path(env: Mapping[str, str], home: Path) -> Path:
+    if env.get("NARRATE_CONFIG"):
+        return Path(env["NARRATE_CONFIG"]).expanduser()
+    if env.get("NARRATE_HOME"):
+        return home / "config.toml"
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error})") from error
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from error
+
+    unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def _chain(value: object, path: Path) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: chain must be a list of provider names")
+    return tuple(value)
+
+
+def _positive(data: Mapping[str, Any], key: str, default: float, path: Path) -> Any:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{path}: {key} must be a positive number")
+    return value
+
+
+def _tables(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict) or not all(
+        isinstance(v, dict) for v in value.values()
+    ):
+        raise ConfigError(f"{path}: [{key}] must hold one table per name")
+    return value
