@@ -1,0 +1,180 @@
+"""Read a story file's bytes and decode them into text with "\\n" line endings.
+
+Without a chosen encoding, a file is read as UTF-8 (a byte-order mark is dropped),
+as UTF-16 or UTF-32 when it starts with their byte-order mark, and otherwise as
+Windows-1252, or Latin-1 when even that fails, with a warning that says so.
+Every failure is an `InputError` or a `ConfigError` whose message starts with
+the file name, so the CLI can show it as one line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from narrate.errors import ConfigError, InputError
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+# UTF-32's little-endian mark starts with UTF-16's, so it is tried first.
+_BOM_CODECS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+# Control characters that no story needs: C0 (but tab and the line breaks), DEL
+# and C1 (but NEL). A share above _BINARY_SHARE marks the file as binary.
+_STRAY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_BINARY_SHARE = 0.05
+
+_LINE_BREAK = re.compile("[\r\v\f\x85\u2028]")
+
+
+@dataclass(frozen=True)
+class StoryText:
+    """A story file decoded to text, with how it was decoded.
+
+    `text` has no byte-order mark and only "\\n" line endings. `encoding` is the
+    codec that decoded it. `warning` is set when the encoding was a guess.
+    """
+
+    text: str
+    encoding: str
+    warning: str | None
+
+
+def unify_line_endings(text: str) -> str:
+    """Turn every line break into "\\n" and stray control characters into spaces.
+
+    CRLF, CR, NEL, U+2028, form feed and vertical tab become one "\\n"; the
+    paragraph separator U+2029 becomes a blank line. Tabs are kept.
+    """
+    text = text.replace("\r\n", "\n").replace("\u2029", "\n\n")
+    text = _LINE_BREAK.sub("\n", text)
+    return _STRAY_CONTROL.sub(" ", text)
+
+
+def decode_story(data: bytes, name: str, encoding: str | None = None) -> StoryText:
+    """Decode a story's bytes; `name` is the file name used in messages.
+
+    `encoding` forces one codec. Raises `ConfigError` for an unknown codec and
+    `InputError` when the bytes cannot be decoded or look binary.
+    """
+    if encoding is not None:
+        story = _decode_forced(data, name, encoding)
+    else:
+        story = _decode_guessed(data, name)
+
+    _reject_binary(story.text, name)
+    text = unify_line_endings(story.text)
+    return StoryText(text=text, encoding=story.encoding, warning=story.warning)
+
+
+def read_story(path: Path, encoding: str | None = None) -> StoryText:
+    """Read and decode the story file at `path`; see `decode_story`.
+
+    Raises `InputError` when the file is missing, a directory or unreadable.
+    """
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a story file")
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a story file") from None
+    except PermissionError:
+        raise InputError(f"{path}: cannot be read (permission denied)") from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise InputError(f"{path}: cannot be read ({reason})") from None
+
+    return decode_story(data, str(path), encoding)
+
+
+def _decode_forced(data: bytes, name: str, encoding: str) -> StoryText:
+    """Decode with the codec the user chose, dropping its byte-order mark."""
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, ValueError):
+        raise ConfigError(f"unknown encoding '{encoding}'") from None
+
+    try:
+        text = data.decode(encoding)
+    except LookupError:
+        raise ConfigError(f"'{encoding}' is not a text encoding") from None
+    except UnicodeError as error:
+        raise InputError(
+            f"{name}: cannot be decoded as {encoding} ({_describe(error)})"
+        ) from None
+
+    return StoryText(text=text.removeprefix("\ufeff"), encoding=encoding, warning=None)
+
+
+def _decode_guessed(data: bytes, name: str) -> StoryText:
+    """Decode as UTF-8 or a BOM's codec, else fall back with a warning."""
+    for bom, codec in _BOM_CODECS:
+        if data.startswith(bom):
+            return _decode_with_bom(data, name, codec)
+
+    data = data.removeprefix(_UTF8_BOM)
+    try:
+        return StoryText(text=data.decode("utf-8"), encoding="utf-8", warning=None)
+    except UnicodeDecodeError:
+        pass
+
+    try:
+        text, codec, label = data.decode("cp1252"), "cp1252", "Windows-1252"
+    except UnicodeDecodeError:
+        # Five bytes have no character in Windows-1252; Latin-1 decodes them all.
+        text, codec, label = data.decode("latin-1"), "latin-1", "latin-1"
+
+    warning = (
+        f"{name} is not valid UTF-8; read as {label} (use --encoding to choose another)"
+    )
+    return StoryText(text=text, encoding=codec, warning=warning)
+
+
+def _decode_with_bom(data: bytes, name: str, codec: str) -> StoryText:
+    """Decode a file that starts with a UTF-16 or UTF-32 byte-order mark."""
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{name}: starts with a {codec.upper()} byte-order mark but is not "
+            f"valid {codec.upper()} ({_describe(error)})"
+        ) from None
+
+    return StoryText(text=text.removeprefix("\ufeff"), encoding=codec, warning=None)
+
+
+def _reject_binary(text: str, name: str) -> None:
+    """Raise `InputError` when decoded text looks like a binary file."""
+    if "\x00" in text:
+        raise InputError(
+            f"{name}: contains NUL bytes, so it looks binary, not text "
+            "(for UTF-16 without a byte-order mark, use --encoding utf-16-le)"
+        )
+
+    controls = len(_STRAY_CONTROL.findall(text))
+    if controls > max(1, len(text) * _BINARY_SHARE):
+        raise InputError(
+            f"{name}: {controls} of {len(text)} characters are control "
+            "characters, so it looks binary, not text"
+        )
+
+    if _SURROGATE.search(text):
+        raise InputError(f"{name}: decodes to invalid Unicode (lone surrogates)")
+
+
+def _describe(error: UnicodeError) -> str:
+    """Say where decoding failed, in words for a one-line message."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"{error.reason} at byte {error.start}"
+    return str(error)
