@@ -1,0 +1,74 @@
+"""The audio directory: where each entry's file lives, and writing it safely.
+
+A file is written under a temporary name unique to this process and then
+renamed into place, so a reader (or a later run after a crash) never sees a
+half-written file under a real name. File names are built from the whole
+cache key, so stories, voices and providers never collide, and a story id
+with odd characters still gives a safe, unique directory name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+
+from narrate.audio import sniff
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class AudioStore:
+    """Audio files under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def relative_path(
+        self, story_id: str, voice: str, provider: str, text_hash: str, fmt: str
+    ) -> str:
+        """Where an entry's audio goes, relative to the root."""
+        story_dir = f"{_slug(story_id)}-{_digest(story_id)}"
+        return f"{story_dir}/{provider}/{_slug(voice)}/{text_hash}.{fmt}"
+
+    def absolute(self, relative: str) -> Path:
+        """The full path of a file in the store."""
+        return self.root / relative
+
+    def write(self, relative: str, data: bytes) -> Path:
+        """Write `data` under a temporary name, then move it into place.
+
+        There is no fsync: a file lost or cut short by a power failure fails
+        the size and signature check of `holds`, and is narrated again.
+        """
+        final = self.absolute(relative)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.part")
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, final)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return final
+
+    def holds(self, relative: str, size: int) -> bool:
+        """Whether the file is there, of the recorded size, and starts like audio."""
+        path = self.absolute(relative)
+        try:
+            if path.stat().st_size != size:
+                return False
+            with path.open("rb") as handle:
+                return sniff(handle.read(16)) is not None
+        except OSError:
+            return False
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("._")[:60] or "story"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]

@@ -1,0 +1,177 @@
+"""The cache database: opening it, migrating it, looking entries up, upserting.
+
+SQLite by default, any SQLAlchemy URL otherwise. SQLite runs in WAL mode with
+a busy timeout, so that a reader never blocks a writer and writers wait for
+each other instead of failing. Every write is one upsert on the entry's key,
+in its own short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from narrate.errors import ConfigError, StoreError
+from narrate.store.models import AudioEntry
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_SQLITE_BUSY_MS = 30_000
+_UPDATED_ON_CONFLICT = (
+    "provider_voice",
+    "path",
+    "format",
+    "size",
+    "duration_s",
+    "chars",
+    "request_id",
+    "created_at",
+)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for `url` with narrate's connection settings and current schema."""
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as error:
+        # The parser's message repeats the URL, password and all.
+        raise ConfigError(
+            "bad database URL: it is not of the form dialect://..."
+        ) from error
+
+    try:
+        engine = _create_engine(parsed)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
+        raise ConfigError(f"bad database URL {_safe(url)}: {error}") from error
+    except ImportError as error:
+        raise ConfigError(
+            f"no driver for database URL {_safe(url)}: {error}"
+        ) from error
+
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as error:
+        engine.dispose()
+        reason = str(error.orig) if isinstance(error, sa.exc.DBAPIError) else str(error)
+        raise StoreError(
+            f"cannot open the cache database {_safe(url)}: {reason}"
+        ) from error
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration, doing nothing when it is there."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+
+    with engine.begin() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
+        config.attributes["connection"] = connection
+        log.info("migrating the cache database to revision %s", head)
+        command.upgrade(config, "head")
+
+
+class Cache:
+    """Lookups and upserts of audio entries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._upsert = _upsert(engine.dialect.name)
+
+    @classmethod
+    def open(cls, url: str) -> Cache:
+        """Connect to `url`, migrating the schema first."""
+        return cls(open_engine(url))
+
+    def lookup(
+        self, story_id: str, voice: str, provider: str, hashes: Iterable[str]
+    ) -> dict[str, AudioEntry]:
+        """The entries of one story, voice and provider, by text hash."""
+        wanted = set(hashes)
+        query = select(AudioEntry).where(
+            AudioEntry.story_id == story_id,
+            AudioEntry.voice == voice,
+            AudioEntry.provider == provider,
+        )
+        with Session(self.engine) as session:
+            rows = session.exec(query).all()
+        return {row.text_hash: row for row in rows if row.text_hash in wanted}
+
+    def record(self, entry: AudioEntry) -> None:
+        """Insert the entry, or replace the one with the same key."""
+        values = entry.model_dump(exclude={"id"})
+        values["created_at"] = values["created_at"] or datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(self._upsert, values)
+
+    def count(self, story_id: str | None = None) -> int:
+        """How many entries there are, in all or for one story."""
+        query = sa.select(sa.func.count()).select_from(AudioEntry)
+        if story_id is not None:
+            query = query.where(col(AudioEntry.story_id) == story_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _create_engine(url: sa.URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_MS / 1000},
+    )
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _upsert(dialect: str) -> sa.Executable:
+    """An insert that replaces the entry with the same key, for `dialect`."""
+    table = AudioEntry.__table__  # type: ignore[attr-defined]
+    key = ["story_id", "text_hash", "voice", "provider"]
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        updates = {name: lite.excluded[name] for name in _UPDATED_ON_CONFLICT}
+        return lite.on_conflict_do_update(index_elements=key, set_=updates)
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        updates = {name: pg.excluded[name] for name in _UPDATED_ON_CONFLICT}
+        return pg.on_conflict_do_update(index_elements=key, set_=updates)
+    raise StoreError(f"{dialect} is not supported; use SQLite or PostgreSQL")
+
+
+def _safe(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "<unparsable URL>"

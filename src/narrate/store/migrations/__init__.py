@@ -1,0 +1,1 @@
+"""Alembic migrations of narrate's cache database, applied when the cache opens."""

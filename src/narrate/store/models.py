@@ -1,0 +1,42 @@
+"""The database tables, as SQLModel classes.
+
+The schema itself is made by the Alembic migrations in `migrations/`; a test
+checks that the migrations and these classes agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+
+class AudioEntry(SQLModel, table=True):
+    """One paragraph's audio from one provider in one narrator voice.
+
+    `path` is relative to the audio directory, so that the directory can be a
+    shared mount seen at different places by different workers.
+    `provider_voice` is what decided the sound at the provider (its voice id,
+    model, format); an entry whose `provider_voice` no longer matches is stale.
+    """
+
+    __tablename__ = "audio_entry"
+    __table_args__ = (
+        UniqueConstraint(
+            "story_id", "text_hash", "voice", "provider", name="uq_audio_entry_key"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: str = Field(index=True, max_length=255)
+    text_hash: str = Field(max_length=64)
+    voice: str = Field(max_length=100)
+    provider: str = Field(max_length=50)
+    provider_voice: str = Field(max_length=255)
+    path: str = Field(max_length=1024)
+    format: str = Field(max_length=10)
+    size: int
+    duration_s: float
+    chars: int
+    request_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime
