@@ -1,0 +1,1 @@
+"""Narrating stories: the batch engine, its results and the run around it."""

@@ -1,0 +1,139 @@
+"""What a run found out: per paragraph, per provider attempt, per story.
+
+Plain data, so that the report can render it without knowing providers,
+the database or the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from narrate.errors import EXIT_INCOMPLETE, EXIT_OK
+
+
+class Status(StrEnum):
+    """How a paragraph came to have its audio, or not."""
+
+    NEW = "new"
+    CACHED = "cached"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """How one provider's attempt at a story ended."""
+
+    COMPLETE = "complete"
+    FAILED = "failed"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass
+class ParagraphResult:
+    """One paragraph of a story and the audio it ended up with."""
+
+    index: int
+    text: str
+    text_hash: str
+    status: Status
+    provider: str | None = None
+    audio: Path | None = None
+    duration_s: float | None = None
+    repeat_of: int | None = None
+
+    @property
+    def chars(self) -> int:
+        """The paragraph's length in characters."""
+        return len(self.text)
+
+
+@dataclass
+class Attempt:
+    """One provider's try at a story."""
+
+    provider: str
+    outcome: Outcome
+    reason: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    generated: int = 0
+    cached: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class StoryResult:
+    """A whole story: which provider narrated it, and each paragraph's audio."""
+
+    story_id: str
+    source: Path
+    voice: str
+    preferred_provider: str
+    used_provider: str | None
+    paragraphs: list[ParagraphResult]
+    attempts: list[Attempt] = field(default_factory=list)
+    encoding: str = "utf-8"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every speakable paragraph has audio."""
+        return all(p.status is not Status.FAILED for p in self.paragraphs)
+
+    @property
+    def missing(self) -> list[int]:
+        """The indexes of the paragraphs that have no audio."""
+        return [p.index for p in self.paragraphs if p.status is Status.FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        """The story's share of the process exit code."""
+        return EXIT_OK if self.complete else EXIT_INCOMPLETE
+
+
+def story_dict(result: StoryResult) -> dict[str, object]:
+    """The story as the JSON object that `--json` prints and `manifest.json` holds."""
+    return {
+        "story_id": result.story_id,
+        "source": str(result.source),
+        "voice": result.voice,
+        "preferred_provider": result.preferred_provider,
+        "used_provider": result.used_provider,
+        "complete": result.complete,
+        "encoding": result.encoding,
+        "warnings": result.warnings,
+        "missing": result.missing,
+        "paragraphs": [_paragraph_dict(p) for p in result.paragraphs],
+        "attempts": [_attempt_dict(a) for a in result.attempts],
+    }
+
+
+def _paragraph_dict(paragraph: ParagraphResult) -> dict[str, object]:
+    return {
+        "index": paragraph.index,
+        "status": paragraph.status.value,
+        "provider": paragraph.provider,
+        "cached": paragraph.status is Status.CACHED,
+        "audio": str(paragraph.audio) if paragraph.audio else None,
+        "chars": paragraph.chars,
+        "duration_s": paragraph.duration_s,
+        "text_hash": paragraph.text_hash,
+        "repeat_of": paragraph.repeat_of,
+    }
+
+
+def _attempt_dict(attempt: Attempt) -> dict[str, object]:
+    return {
+        "provider": attempt.provider,
+        "outcome": attempt.outcome.value,
+        "reason": attempt.reason,
+        "message": attempt.message,
+        "request_id": attempt.request_id,
+        "generated": attempt.generated,
+        "cached": attempt.cached,
+        "failed": attempt.failed,
+        "seconds": attempt.seconds,
+    }
