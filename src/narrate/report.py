@@ -1,0 +1,153 @@
+"""How results reach people and scripts: the table, the summary line, JSON lines.
+
+Knows results, not providers: everything here renders the plain data of
+`narrate.engine.results`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from narrate.engine.results import Outcome, StoryResult, story_dict
+from narrate.voices import PROVIDER_NAMES, Voice
+
+_PREVIEW_CHARS = 48
+_STATUS_STYLE = {
+    "new": "green",
+    "cached": "cyan",
+    "skipped": "dim",
+    "failed": "bold red",
+}
+
+
+def json_line(result: StoryResult) -> str:
+    """The story as one line of JSON."""
+    return json.dumps(story_dict(result), ensure_ascii=False)
+
+
+def summary_line(result: StoryResult) -> str:
+    """One line: counts, the provider used, and the preferred one when they differ."""
+    counts = {status: 0 for status in ("new", "cached", "skipped", "failed")}
+    for paragraph in result.paragraphs:
+        counts[paragraph.status.value] += 1
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    line = f"{result.story_id}: {len(result.paragraphs)} paragraphs ({tally}); "
+
+    if result.used_provider is None:
+        line += "no provider narrated any paragraph"
+    elif result.used_provider == result.preferred_provider:
+        line += f"used {result.used_provider}, the preferred provider"
+    else:
+        line += (
+            f"used {result.used_provider}, NOT the preferred "
+            f"{result.preferred_provider}"
+        )
+
+    reasons = [
+        f"{a.provider}: {a.reason} after {a.generated + a.cached} of "
+        f"{a.generated + a.cached + a.failed} paragraphs"
+        for a in result.attempts
+        if a.outcome is not Outcome.COMPLETE and a.reason
+    ]
+    if reasons:
+        line += f" ({'; '.join(reasons)})"
+    if not result.complete:
+        missing = ", ".join(map(str, result.missing))
+        line += f". INCOMPLETE: no audio for paragraph(s) {missing}"
+    return line
+
+
+def paragraph_table(result: StoryResult) -> Table:
+    """A table of the story's paragraphs: text, length, provider, status."""
+    table = Table(title=f"{result.story_id} ({result.voice})", title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True, min_width=3)
+    table.add_column(
+        "text", overflow="ellipsis", no_wrap=True, max_width=_PREVIEW_CHARS
+    )
+    table.add_column("chars", justify="right", no_wrap=True, min_width=5)
+    table.add_column("provider", no_wrap=True, min_width=10)
+    table.add_column("status", no_wrap=True, min_width=6)
+    for paragraph in result.paragraphs:
+        provider = Text(paragraph.provider or "-")
+        if paragraph.provider and paragraph.provider != result.preferred_provider:
+            provider.stylize("yellow")
+        status = paragraph.status.value
+        if paragraph.repeat_of:
+            status += f" (= #{paragraph.repeat_of})"
+        table.add_row(
+            str(paragraph.index),
+            paragraph.text[: _PREVIEW_CHARS * 2],
+            str(paragraph.chars),
+            provider,
+            Text(status, style=_STATUS_STYLE[paragraph.status.value]),
+        )
+    return table
+
+
+def print_story(console: Console, result: StoryResult) -> None:
+    """The paragraph table, then the summary line, marked when not preferred."""
+    console.print(paragraph_table(result))
+    style = "green"
+    if result.used_provider != result.preferred_provider:
+        style = "bold yellow"
+    if not result.complete:
+        style = "bold red"
+    console.print(Text(summary_line(result), style=style))
+
+
+def voice_table(voices: Iterable[Voice]) -> Table:
+    """The voice catalog: each narrator voice and its voice at every provider."""
+    table = Table(title="voices")
+    for column in ("name", "language", "description", *PROVIDER_NAMES):
+        table.add_column(column)
+    for voice in voices:
+        ids = [voice.for_provider(name) or "-" for name in PROVIDER_NAMES]
+        table.add_row(voice.name, voice.language, voice.description, *ids)
+    return table
+
+
+class ProgressBar:
+    """A Rich progress bar fed by the engine's progress calls."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def begin(self, story_id: str, provider: str, done: int, total: int) -> None:
+        """Show a fresh bar for the provider now narrating the story."""
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        description = f"{story_id} [bold]{provider}[/bold]"
+        self._task = self._progress.add_task(description, total=total, completed=done)
+
+    def advance(self) -> None:
+        """One more paragraph has audio."""
+        if self._task is not None:
+            self._progress.advance(self._task)

@@ -1,0 +1,369 @@
+"""`narrate` as a user runs it: a subprocess, real espeak-ng, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, EXAMPLES, cli_env
+
+
+def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "narrate", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(home, **env),
+        timeout=300,
+    )
+
+
+def rows(home: Path) -> int:
+    db = home / "narrate.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as connection:
+        tables = {r[0] for r in connection.execute("select name from sqlite_master")}
+        if "audio_entry" not in tables:
+            return 0
+        return connection.execute("select count(*) from audio_entry").fetchone()[0]
+
+
+def audio_files(home: Path) -> list[Path]:
+    return [p for p in (home / "audio").rglob("*") if p.is_file()]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_example_story_is_narrated_offline_into_real_speech(narrate_home):
+    result = run(
+        narrate_home,
+        "batch",
+        str(EXAMPLES / "lighthouse.txt"),
+        "--voice",
+        "milo",
+        "--json",
+    )
+
+    assert result.returncode == 0, result.stderr
+    story = json.loads(result.stdout)
+    assert story["used_provider"] == story["preferred_provider"] == "espeak"
+    assert story["complete"] is True
+    spoken = [p for p in story["paragraphs"] if p["status"] != "skipped"]
+    assert all(p["status"] == "new" for p in spoken)
+    for paragraph in spoken:
+        with wave.open(paragraph["audio"]) as audio:
+            seconds = audio.getnframes() / audio.getframerate()
+            assert audio.readframes(audio.getnframes()).strip(b"\0"), "not silence"
+        assert paragraph["chars"] / 30 < seconds < paragraph["chars"] / 5 + 2
+        assert paragraph["duration_s"] == pytest.approx(seconds, abs=0.01)
+
+
+def test_rerun_narrates_nothing_and_reports_every_paragraph_cached(narrate_home):
+    story = str(EXAMPLES / "market_day.txt")
+    run(narrate_home, "batch", story)
+
+    again = run(narrate_home, "batch", story, "--json")
+
+    assert again.returncode == 0
+    statuses = {p["status"] for p in json.loads(again.stdout)["paragraphs"]}
+    assert statuses == {"cached", "skipped"}
+
+
+def test_json_output_is_one_line_per_story_and_nothing_else(narrate_home):
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--json")
+
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    story = json.loads(lines[0])
+    assert set(story) >= {
+        "story_id",
+        "voice",
+        "preferred_provider",
+        "used_provider",
+        "complete",
+        "paragraphs",
+        "attempts",
+    }
+    paragraph = story["paragraphs"][0]
+    assert set(paragraph) >= {
+        "index",
+        "status",
+        "provider",
+        "cached",
+        "audio",
+        "chars",
+        "duration_s",
+    }
+    assert paragraph["index"] == 1 and Path(paragraph["audio"]).is_absolute()
+    attempt = story["attempts"][0]
+    assert set(attempt) >= {
+        "provider",
+        "outcome",
+        "reason",
+        "generated",
+        "cached",
+        "failed",
+    }
+
+
+def test_table_and_summary_name_the_provider_used_and_preferred(narrate_home):
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"))
+
+    assert result.returncode == 0
+    assert "Dr. Okafor bought" in result.stdout
+    assert "used espeak, the preferred provider" in result.stdout.splitlines()[-1]
+
+
+def test_quiet_prints_nothing_on_success(narrate_home):
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--quiet")
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_out_dir_gets_numbered_files_in_paragraph_order_and_a_manifest(
+    narrate_home, tmp_path
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "0099.wav").write_bytes(b"left over from a longer version")
+
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "lighthouse.txt"), "--out", str(out)
+    )
+
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = sorted(p.name for p in out.glob("*.wav"))
+    assert names == [
+        "0001.wav",
+        "0002.wav",
+        "0003.wav",
+        "0004.wav",
+        "0006.wav",
+        "0007.wav",
+        "0008.wav",
+    ]
+    assert [p["audio"] for p in manifest["paragraphs"] if p["audio"]] == [
+        str(out / n) for n in names
+    ]
+    assert manifest["paragraphs"][4]["status"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"   \n\t\n", b"......\n\n* * *\n"],
+    ids=["zero-bytes", "whitespace", "nothing-speakable"],
+)
+def test_story_with_nothing_to_narrate_is_bad_input_and_leaves_no_trace(
+    narrate_home, tmp_path, content
+):
+    story = tmp_path / "empty.txt"
+    story.write_bytes(content)
+
+    result = run(narrate_home, "batch", str(story))
+
+    assert result.returncode == 4
+    assert "nothing to narrate" in one_error_line(result)
+    assert rows(narrate_home) == 0
+    assert not (narrate_home / "audio").exists() or audio_files(narrate_home) == []
+
+
+def test_story_with_only_blank_lines_around_one_paragraph_is_narrated(
+    narrate_home, tmp_path
+):
+    story = tmp_path / "one.txt"
+    story.write_text("\n\n\nOnly paragraph.\n\n\n\n")
+
+    result = run(narrate_home, "batch", str(story), "--json")
+
+    assert result.returncode == 0
+    assert len(json.loads(result.stdout)["paragraphs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: d / "missing.txt", "no such file"),
+        (lambda d: d, "directory"),
+        (
+            lambda d: (d / "x.bin").write_bytes(bytes(range(256)) * 8) and d / "x.bin",
+            "binary",
+        ),
+    ],
+    ids=["missing", "directory", "binary"],
+)
+def test_unreadable_story_files_get_one_line_and_exit_4(
+    narrate_home, tmp_path, make, words
+):
+    result = run(narrate_home, "batch", str(make(tmp_path)))
+
+    assert result.returncode == 4
+    assert words in one_error_line(result).lower()
+
+
+def test_unknown_voice_is_a_configuration_error(narrate_home):
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--voice", "nobody"
+    )
+
+    assert result.returncode == 4
+    line = one_error_line(result)
+    assert "nobody" in line and "milo" in line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "nosuchdialect://user:hunter2@host/db",
+        "postgresql+nosuchdriver://u:hunter2@h/d",
+    ],
+)
+def test_bad_database_url_is_one_line_without_the_password(narrate_home, url):
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--db", url)
+
+    assert result.returncode == 4
+    assert "hunter2" not in one_error_line(result) + result.stdout
+
+
+def test_unknown_provider_in_the_chain_is_a_configuration_error(narrate_home):
+    result = run(
+        narrate_home,
+        "batch",
+        str(EXAMPLES / "market_day.txt"),
+        "--chain",
+        "espeak,nope",
+    )
+
+    assert result.returncode == 4
+    assert "nope" in one_error_line(result)
+
+
+def test_usage_error_exits_2(narrate_home):
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--concurrency", "0"
+    )
+
+    assert result.returncode == 2
+
+
+def test_windows_1252_story_is_narrated_with_a_warning_naming_the_encoding(
+    narrate_home, tmp_path
+):
+    story = tmp_path / "cafe.txt"
+    story.write_bytes(
+        bytes.fromhex(
+            "43 61 66 e9 20 70 72 69 63 65 73 20 72 6f 73 65 20 74 6f 20"
+            " 35 a0 80 20 74 6f 64 61 79 2e 0d 0a"
+        )
+    )
+
+    result = run(narrate_home, "batch", str(story), "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert "Windows-1252" in result.stderr
+    assert json.loads(result.stdout)["encoding"] == "cp1252"
+
+
+def test_forced_encoding_is_used_without_a_warning(narrate_home, tmp_path):
+    story = tmp_path / "cafe.txt"
+    story.write_bytes("Café au lait.\n".encode("latin-1"))
+
+    result = run(narrate_home, "batch", str(story), "--encoding", "latin-1", "--json")
+
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_byte_order_mark_gives_the_same_cache_entries_as_without_it(
+    narrate_home, tmp_path
+):
+    plain, marked = tmp_path / "story.txt", tmp_path / "marked" / "story.txt"
+    marked.parent.mkdir()
+    plain.write_bytes(b"Chapter One\n\nIt was late.\n")
+    marked.write_bytes(b"\xef\xbb\xbfChapter One\r\n\r\nIt was late.\r\n")
+    run(narrate_home, "batch", str(plain))
+
+    result = run(narrate_home, "batch", str(marked), "--json")
+
+    story = json.loads(result.stdout)
+    assert [p["status"] for p in story["paragraphs"]] == ["cached", "cached"]
+
+
+def test_interrupt_exits_130_with_one_line(narrate_home):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "narrate",
+            "batch",
+            str(CORPUS / "grimm_fairy_tales_en_2591-0.txt"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(narrate_home),
+    )
+    deadline = time.monotonic() + 60
+    while rows(narrate_home) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert stderr.strip() == "Interrupted."
+    assert list((narrate_home / "audio").rglob("*.part")) == []
+
+
+def test_voices_lists_the_catalog_with_every_provider(narrate_home):
+    result = run(narrate_home, "voices", "--json")
+
+    voices = {v["name"]: v for v in json.loads(result.stdout)}
+    assert {"milo", "iris", "george", "lily"} <= set(voices)
+    assert all(
+        {"elevenlabs", "deepgram", "edge", "espeak"} <= set(v) for v in voices.values()
+    )
+
+
+def test_config_file_can_add_a_voice(narrate_home):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text(
+        '[voices.ada]\nespeak = "en-gb-x-rp+f3"\n'
+    )
+
+    result = run(
+        narrate_home,
+        "batch",
+        str(EXAMPLES / "market_day.txt"),
+        "--voice",
+        "ada",
+        "--json",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["voice"] == "ada"
+
+
+def test_broken_config_file_is_one_line_and_exit_4(narrate_home):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text("chain = [unquoted\n")
+
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"))
+
+    assert result.returncode == 4
+    assert "config.toml" in one_error_line(result)
