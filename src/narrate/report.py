@@ -79,7 +79,7 @@ def paragraph_table(result: StoryResult) -> Table:
     )
     table.add_column("chars", justify="right", no_wrap=True, min_width=5)
     table.add_column("provider", no_wrap=True, min_width=10)
-    table.add_column("status", no_wrap=True, min_width=6)
+    table.add_column("status", no_wrap=True, min_width=7)
     for paragraph in result.paragraphs:
         provider = Text(paragraph.provider or "-")
         if paragraph.provider and paragraph.provider != result.preferred_provider:
