@@ -13,7 +13,25 @@ from narrate.store.cache import Cache
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def _corpus() -> Path:
+    """The shared corpus of real stories, read in place beside the project.
+
+    NARRATE_TEST_CORPUS names it; otherwise ../shared/corpus next to this
+    checkout, or the workplace's copy when the checkout is elsewhere (CI).
+    """
+    for candidate in (
+        os.environ.get("NARRATE_TEST_CORPUS"),
+        REPO.parent / "shared" / "corpus",
+        "/work/shared/corpus",
+    ):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise RuntimeError("the story corpus is missing; set NARRATE_TEST_CORPUS")
+
+
+CORPUS = _corpus()
 
 
 @pytest.fixture(autouse=True)

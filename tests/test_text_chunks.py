@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS
 from narrate.text import load_story, split_chunks, split_sentences
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CLOSERS = "\"'\u201d\u2019\u00bb)]"
 
 C06 = (

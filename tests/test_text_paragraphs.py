@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS
 from narrate.text import load_story
 from narrate.text.paragraphs import normalise, split_paragraphs
 from narrate.text.reader import decode_story
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def texts(story: str) -> list[str]:

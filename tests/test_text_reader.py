@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS
 from narrate.errors import ConfigError, InputError
 from narrate.text import load_story, read_story
 from narrate.text.chunks import split_chunks
 from narrate.text.paragraphs import split_paragraphs
 from narrate.text.reader import decode_story
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 STORY_FILES = sorted(
     path for path in CORPUS.glob("*") if path.suffix in {".txt", ".md"}
 )
