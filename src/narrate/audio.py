@@ -11,6 +11,8 @@ import io
 import wave
 from dataclasses import dataclass
 
+import mutagen
+
 # Fastest speech we accept as real: about three times a brisk reading pace.
 MAX_CHARS_PER_SECOND = 50.0
 
@@ -53,9 +55,9 @@ def inspect(data: bytes) -> AudioInfo:
     fmt = sniff(data)
     if fmt is None:
         raise AudioError(f"not audio (starts with {data[:8]!r})")
-    if fmt != "wav":
-        raise AudioError(f"{fmt} audio cannot be measured yet")
-    return AudioInfo("wav", _wav_duration(data))
+    if fmt == "wav":
+        return AudioInfo(fmt, _wav_duration(data))
+    return AudioInfo(fmt, _compressed_duration(data, fmt))
 
 
 def check_speech(data: bytes, chars: int) -> AudioInfo:
@@ -74,9 +76,11 @@ def join(parts: list[bytes]) -> bytes:
     if len(parts) == 1:
         return parts[0]
     formats = {sniff(part) for part in parts}
-    if formats != {"wav"}:
-        raise AudioError(f"cannot join audio of formats {sorted(map(str, formats))}")
-    return _join_wav(parts)
+    if formats == {"wav"}:
+        return _join_wav(parts)
+    if formats == {"mp3"}:
+        return _join_mp3(parts)
+    raise AudioError(f"cannot join audio of formats {sorted(map(str, formats))}")
 
 
 def _wav_duration(data: bytes) -> float:
@@ -116,3 +120,31 @@ def _join_wav(parts: list[bytes]) -> bytes:
                     )
                 writer.writeframes(reader.readframes(reader.getnframes()))
     return out.getvalue()
+
+
+def _compressed_duration(data: bytes, fmt: str) -> float:
+    try:
+        found = mutagen.File(io.BytesIO(data))
+    except mutagen.MutagenError as error:
+        raise AudioError(f"broken {fmt}: {error}") from error
+    if found is None or not found.info or found.info.length <= 0:
+        raise AudioError(f"broken {fmt}: no audio frames")
+    return float(found.info.length)
+
+
+def _join_mp3(parts: list[bytes]) -> bytes:
+    """MPEG frames concatenate; only the tags around each part must go."""
+    return b"".join(_without_id3(part) for part in parts)
+
+
+def _without_id3(data: bytes) -> bytes:
+    """The MPEG frames of an MP3, without a leading ID3v2 or trailing ID3v1 tag."""
+    if data.startswith(b"ID3") and len(data) >= 10:
+        size = 0
+        for byte in data[6:10]:
+            size = (size << 7) | (byte & 0x7F)
+        footer = 10 if data[5] & 0x10 else 0
+        data = data[10 + size + footer :]
+    if len(data) >= 128 and data[-128:-125] == b"TAG":
+        data = data[:-128]
+    return data
