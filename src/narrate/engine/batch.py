@@ -218,7 +218,7 @@ class StoryNarrator:
         first = SpeechRequest(unit.text, voice_id, unit.previous_text, unit.next_text)
         parts: list[bytes] = []
         request_id = None
-        for request in _chunk_requests(first, provider.max_chars):
+        for request in _chunk_requests(first, provider.text_limit(voice_id)):
             spoken, request_id = await self._speak(provider, request)
             parts.extend(spoken)
 

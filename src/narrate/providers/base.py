@@ -47,6 +47,10 @@ class Provider(abc.ABC):
     async def synthesize(self, request: SpeechRequest) -> Speech:
         """Speak one chunk, or raise a `ProviderError` subclass."""
 
+    def text_limit(self, voice: str) -> int:
+        """The longest text one request in `voice` may carry."""
+        return self.max_chars
+
     def voice_key(self, voice: str) -> str:
         """What, besides the text, decides how the audio sounds.
 
