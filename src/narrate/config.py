@@ -71,7 +71,7 @@ def load_settings(
         config_path=config_path,
         database_url=str(url or f"sqlite:///{home / 'narrate.db'}"),
         audio_dir=Path(str(audio_dir)).expanduser() if audio_dir else home / "audio",
-        chain=_chain(file.get("chain"), config_path),
+        chain=_chain(_env_chain(env) or file.get("chain"), config_path),
         concurrency=_positive(file, "concurrency", DEFAULT_CONCURRENCY, config_path),
         timeout=_positive(file, "timeout", DEFAULT_TIMEOUT, config_path),
         providers=_tables(file, "providers", config_path),
@@ -111,6 +111,12 @@ def _read_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
     return data
+
+
+def _env_chain(env: Mapping[str, str]) -> list[str] | None:
+    value = env.get("NARRATE_CHAIN", "")
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return names or None
 
 
 def _chain(value: object, path: Path) -> tuple[str, ...] | None:

@@ -64,6 +64,9 @@ def summary_line(result: StoryResult) -> str:
     ]
     if reasons:
         line += f" ({'; '.join(reasons)})"
+    if result.left_out:
+        names = ", ".join(item.provider for item in result.left_out)
+        line += f"; left out for want of an API key: {names}"
     if not result.complete:
         missing = ", ".join(map(str, result.missing))
         line += f". INCOMPLETE: no audio for paragraph(s) {missing}"

@@ -64,6 +64,15 @@ class Attempt:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A provider of the default chain that could not run, and why."""
+
+    provider: str
+    reason: str
+    message: str
+
+
 @dataclass
 class StoryResult:
     """A whole story: which provider narrated it, and each paragraph's audio."""
@@ -77,6 +86,7 @@ class StoryResult:
     attempts: list[Attempt] = field(default_factory=list)
     encoding: str = "utf-8"
     warnings: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -108,6 +118,10 @@ def story_dict(result: StoryResult) -> dict[str, object]:
         "missing": result.missing,
         "paragraphs": [_paragraph_dict(p) for p in result.paragraphs],
         "attempts": [_attempt_dict(a) for a in result.attempts],
+        "left_out": [
+            {"provider": item.provider, "reason": item.reason, "message": item.message}
+            for item in result.left_out
+        ],
     }
 
 

@@ -50,9 +50,9 @@ def run_batch(
     settings = load_settings(env, database_url=job.database_url)
     voice = find_voice(load_catalog(settings.voices), job.voice)
     concurrency = int(_positive("--concurrency", job.concurrency, settings.concurrency))
-    _positive("--timeout", job.timeout, settings.timeout)
+    timeout = _positive("--timeout", job.timeout, settings.timeout)
     story = load_story(job.path, job.encoding)
-    chain = build_chain(job.chain, settings)
+    chain, left_out = build_chain(job.chain, settings, timeout)
 
     cache = Cache.open(settings.database_url)
     try:
@@ -67,6 +67,7 @@ def run_batch(
         cache.close()
 
     result.encoding = story.encoding
+    result.left_out = left_out
     if story.warning:
         result.warnings.append(story.warning)
     if job.out_dir is not None:

@@ -45,7 +45,9 @@ class AudioStore:
         """
         final = self.absolute(relative)
         final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.part")
+        temporary = final.with_name(
+            f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.part"
+        )
         try:
             temporary.write_bytes(data)
             os.replace(temporary, final)
