@@ -12,6 +12,17 @@ from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Any request to a host other than this machine goes to a closed port, so a
+# test that forgot to point a provider at its stand-in fails instead of
+# reaching the internet. The offline chain is the default for the same reason.
+OFFLINE = {
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+    "NARRATE_CHAIN": "espeak",
+}
 EXAMPLES = REPO / "examples"
 
 
@@ -38,10 +49,13 @@ CORPUS = _corpus()
 def narrate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own data directory and config file, never the real home."""
     home = tmp_path / "home"
+    for name in list(os.environ):
+        if name.startswith("NARRATE_") or name.endswith("_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NARRATE_HOME", str(home))
     monkeypatch.setenv("NARRATE_CONFIG", str(home / "config.toml"))
-    for name in ("NARRATE_DATABASE_URL", "NARRATE_AUDIO_DIR", "NARRATE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
+    for name, value in OFFLINE.items():
+        monkeypatch.setenv(name, value)
     return home
 
 
@@ -67,7 +81,12 @@ def store(narrate_home: Path) -> AudioStore:
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for running `narrate` as a subprocess in a test home."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATE_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NARRATE_") and not k.endswith("_API_KEY")
+    }
     env.update(NARRATE_HOME=str(home), NARRATE_CONFIG=str(home / "config.toml"))
+    env.update(OFFLINE)
     env.update(extra)
     return env
