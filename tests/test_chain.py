@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from narrate.config import load_settings
+from narrate.engine.chain import build_chain
 from narrate.errors import ConfigError
-from narrate.providers import build_chain
 
 
 def chain_for(home: Path, config: str = "", names: list[str] | None = None, **env: str):
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(config)
     settings = load_settings({"NARRATE_HOME": str(home), **env})
-    providers, left_out = build_chain(names, settings, timeout=30)
-    for provider in providers:
+    chain = build_chain(names, settings, timeout=30)
+    for provider in chain.providers:
         asyncio.run(provider.aclose())
-    return providers, left_out
+    return chain.providers, chain.left_out
 
 
 def test_default_chain_without_keys_is_edge_then_espeak(narrate_home):

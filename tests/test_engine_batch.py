@@ -9,6 +9,7 @@ import pytest
 
 from fakes import FakeProvider, speech_for, tone
 from narrate.engine.batch import StoryNarrator
+from narrate.engine.breaker import BreakerPolicy
 from narrate.engine.results import Outcome, Status, StoryResult
 from narrate.errors import (
     ProviderError,
@@ -35,8 +36,12 @@ def narrate(
     concurrency: int = 4,
     story_id: str = "story",
     voice: Voice = VOICE,
+    breakers: dict[str, BreakerPolicy] | None = None,
+    timeout: float = 60.0,
 ) -> StoryResult:
-    narrator = StoryNarrator(cache, store, concurrency=concurrency)
+    narrator = StoryNarrator(
+        cache, store, concurrency=concurrency, breakers=breakers, timeout=timeout
+    )
     paragraphs = split_paragraphs(text)
     return asyncio.run(
         narrator.narrate(story_id, Path("story.txt"), paragraphs, voice, chain)
@@ -96,18 +101,14 @@ def test_next_provider_reuses_what_it_already_has_in_the_cache(cache, store):
     assert [p.status for p in result.paragraphs] == [Status.CACHED] * 6
 
 
-def test_preferred_provider_is_used_again_once_it_works(cache, store):
-    narrate(
-        cache,
-        store,
-        SIX,
-        [
-            FakeProvider("a", behaviour=fail_from(1, ProviderOutError("a", "x"))),
-            FakeProvider("b"),
-        ],
-    )
+def test_preferred_provider_is_used_again_once_its_cool_down_is_over(cache, store):
+    dead = FakeProvider("a", behaviour=fail_from(1, ProviderOutError("a", "x")))
+    quick = {"a": BreakerPolicy(cooldown=0)}
+    narrate(cache, store, SIX, [dead, FakeProvider("b")], breakers=quick)
 
-    result = narrate(cache, store, SIX, [FakeProvider("a"), FakeProvider("b")])
+    result = narrate(
+        cache, store, SIX, [FakeProvider("a"), FakeProvider("b")], breakers=quick
+    )
 
     assert result.used_provider == result.preferred_provider == "a"
 

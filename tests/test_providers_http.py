@@ -17,13 +17,14 @@ from narrate.errors import (
     NotAudioError,
     ProviderError,
     ProviderOutError,
+    TimedOutError,
     TooLongError,
     TransientError,
 )
 from narrate.providers.base import Speech, SpeechRequest
 from narrate.providers.deepgram import DeepgramProvider
 from narrate.providers.elevenlabs import ElevenLabsProvider
-from narrate.providers.retry import RetryPolicy, parse_retry_after
+from narrate.providers.retry import RetryPolicy, parse_retry_after, with_retries
 from standins.mp3 import silent_mp3
 
 KEY = "sk-test-0123456789abcdef"
@@ -60,9 +61,14 @@ def deepgram(**options: object) -> DeepgramProvider:
 
 
 def speak(provider, text: str = TEXT, voice: str = "voice-1", **context: str) -> Speech:
+    """One chunk with the provider's retry policy, as the engine sends it."""
+    request = SpeechRequest(text, voice, **context)
+
     async def run() -> Speech:
         try:
-            return await provider.synthesize(SpeechRequest(text, voice, **context))
+            return await with_retries(
+                provider.name, provider.retry, lambda: provider.synthesize(request)
+            )
         finally:
             await provider.aclose()
 
@@ -240,7 +246,6 @@ def test_body_shorter_than_its_content_length_is_retried_then_fails(mock):
     ("exception", "code"),
     [
         (httpx.ConnectError("[Errno 111] Connection refused"), "connect"),
-        (httpx.ReadTimeout("timed out"), "timeout"),
         (httpx.RemoteProtocolError("peer closed connection"), "incomplete"),
     ],
 )
@@ -251,6 +256,15 @@ def test_network_failures_are_transient_and_retried(mock, exception, code):
 
     assert isinstance(error, TransientError) and error.code == code
     assert route.call_count == FAST.retries + 1
+
+
+def test_a_timeout_is_not_retried_so_a_hung_provider_costs_one_deadline(mock):
+    route = mock.post(EL_SPEAK).mock(side_effect=httpx.ReadTimeout("timed out"))
+
+    error = failure(elevenlabs())
+
+    assert isinstance(error, TimedOutError) and error.code == "timeout"
+    assert route.call_count == 1
 
 
 def test_unknown_host_puts_the_provider_out_at_once(mock):

@@ -8,13 +8,16 @@ text are refused here, so nothing else in narrate has to trust a provider.
 from __future__ import annotations
 
 import io
+import re
 import wave
 from dataclasses import dataclass
 
 import mutagen
 
-# Fastest speech we accept as real: about three times a brisk reading pace.
-MAX_CHARS_PER_SECOND = 50.0
+# The shortest audio we accept per word: several times faster than anyone
+# reads, so only audio that was cut short or never spoken falls below it.
+MIN_SECONDS_PER_WORD = 0.08
+_WORD = re.compile(r"\w+")
 
 _SIGNATURES = (
     (b"RIFF", "wav"),
@@ -60,13 +63,14 @@ def inspect(data: bytes) -> AudioInfo:
     return AudioInfo(fmt, _compressed_duration(data, fmt))
 
 
-def check_speech(data: bytes, chars: int) -> AudioInfo:
-    """Like `inspect`, and also refuse audio too short to speak `chars` characters."""
+def check_speech(data: bytes, text: str) -> AudioInfo:
+    """Like `inspect`, and also refuse audio too short to speak `text`."""
     info = inspect(data)
-    shortest = chars / MAX_CHARS_PER_SECOND
+    words = len(_WORD.findall(text))
+    shortest = words * MIN_SECONDS_PER_WORD
     if info.duration_s <= 0 or info.duration_s < shortest:
         raise AudioError(
-            f"{info.duration_s:.2f} s of audio is too short for {chars} characters"
+            f"{info.duration_s:.2f} s of audio is too short for {words} words"
         )
     return info
 

@@ -5,13 +5,19 @@
     ├── ConfigError               a voice, chain, option or config is wrong (exit 4)
     ├── StoreError                the cache database or audio directory failed (exit 4)
     └── ProviderError             one request to a provider failed
-        ├── TransientError        worth another try: timeout, reset, 408, 429, 5xx
-        ├── ProviderOutError      out for this run: bad key, quota, unknown voice
+        ├── TransientError        worth another try: reset, 408, 429, 5xx
+        │   └── TimedOutError     no answer within the deadline: not tried again
+        ├── ProviderOutError      out for this run: bad key, quota, no such host
+        │   └── VoiceError        this voice, model or format is refused
         ├── TooLongError          the text was over the provider's limit: split it
         └── NotAudioError         the answer was not whole, plausible audio
 
 Only the CLI catches `NarrateError`. Provider errors never leave the engine: it
 turns them into a failed attempt, and the story moves to the next provider.
+Transient and not-audio failures count toward the provider's circuit breaker,
+a provider-out failure opens it at once; a voice error, a too-long text, a
+"busy, slow down" (429) and an unspeakable paragraph say nothing about the
+provider's health.
 A provider error carries what the provider said (status, its own error code,
 message and request id) and never the API key.
 """
@@ -106,8 +112,20 @@ class TransientError(ProviderError):
         self.retry_after = retry_after
 
 
+class TimedOutError(TransientError):
+    """No answer within the request's deadline.
+
+    Counted against the provider's health like any transient failure, but not
+    retried: a hung provider must cost one deadline, not one per retry.
+    """
+
+
 class ProviderOutError(ProviderError):
     """The provider cannot serve this run at all: no retry, move the story on."""
+
+
+class VoiceError(ProviderOutError):
+    """The provider refused this voice, model or format; other voices may work."""
 
 
 class TooLongError(ProviderError):

@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from narrate.engine.results import Outcome, StoryResult, story_dict
+from narrate.engine.results import Attempt, Outcome, StoryResult, story_dict
 from narrate.voices import PROVIDER_NAMES, Voice
 
 _PREVIEW_CHARS = 48
@@ -56,12 +56,7 @@ def summary_line(result: StoryResult) -> str:
             f"{result.preferred_provider}"
         )
 
-    reasons = [
-        f"{a.provider}: {a.reason} after {a.generated + a.cached} of "
-        f"{a.generated + a.cached + a.failed} paragraphs"
-        for a in result.attempts
-        if a.outcome is not Outcome.COMPLETE and a.reason
-    ]
+    reasons = [_why(a) for a in result.attempts if a.outcome is not Outcome.COMPLETE]
     if reasons:
         line += f" ({'; '.join(reasons)})"
     if result.left_out:
@@ -71,6 +66,17 @@ def summary_line(result: StoryResult) -> str:
         missing = ", ".join(map(str, result.missing))
         line += f". INCOMPLETE: no audio for paragraph(s) {missing}"
     return line
+
+
+def _why(attempt: Attempt) -> str:
+    """Why a provider did not narrate the story, in a few words."""
+    if attempt.outcome is Outcome.FAILED:
+        done = attempt.generated + attempt.cached
+        return (
+            f"{attempt.provider}: {attempt.reason} after {done} of "
+            f"{done + attempt.failed} paragraphs"
+        )
+    return f"{attempt.provider}: {attempt.message or attempt.reason}"
 
 
 def paragraph_table(result: StoryResult) -> Table:

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
 
     COMPLETE = "complete"
     FAILED = "failed"
+    SKIPPED = "skipped"
     UNAVAILABLE = "unavailable"
 
 

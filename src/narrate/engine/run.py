@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.config import Settings, load_settings
+from narrate.config import load_settings
 from narrate.engine.batch import Progress, StoryNarrator
+from narrate.engine.chain import build_chain
 from narrate.engine.export import export_story
 from narrate.engine.results import StoryResult
 from narrate.errors import ConfigError
-from narrate.providers import Provider, build_chain
+from narrate.providers import Provider
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
 from narrate.text import Paragraph, load_story
@@ -52,7 +53,7 @@ def run_batch(
     concurrency = int(_positive("--concurrency", job.concurrency, settings.concurrency))
     timeout = _positive("--timeout", job.timeout, settings.timeout)
     story = load_story(job.path, job.encoding)
-    chain, left_out = build_chain(job.chain, settings, timeout)
+    chain = build_chain(job.chain, settings, timeout)
 
     cache = Cache.open(settings.database_url)
     try:
@@ -60,24 +61,23 @@ def run_batch(
             cache,
             AudioStore(settings.audio_dir),
             concurrency=concurrency,
+            timeout=timeout,
+            breakers=chain.breakers,
             progress=progress,
         )
-        result = asyncio.run(_narrate(narrator, job, story.paragraphs, voice, chain))
+        result = asyncio.run(
+            _narrate(narrator, job, story.paragraphs, voice, chain.providers)
+        )
     finally:
         cache.close()
 
     result.encoding = story.encoding
-    result.left_out = left_out
+    result.left_out = chain.left_out
     if story.warning:
         result.warnings.append(story.warning)
     if job.out_dir is not None:
         result = export_story(result, job.out_dir)
     return result
-
-
-def settings_for(env: Mapping[str, str] | None = None) -> Settings:
-    """The settings a run would use, for commands that only report them."""
-    return load_settings(env)
 
 
 async def _narrate(

@@ -1,16 +1,19 @@
 """The interface every text-to-speech provider implements.
 
-A provider turns one chunk of text into audio bytes, or raises one of the
-classified errors of `narrate.errors` so that the engine knows whether to
-split the text, move the story on, or give up on the provider for the run.
-Retries belong to the provider: when `synthesize` raises, it has already
-tried as often as its policy allows.
+A provider turns one chunk of text into audio bytes in one request, or
+raises one of the classified errors of `narrate.errors` so that the engine
+knows whether to retry, split the text, move the story on, or give up on the
+provider for the run. The provider says how patiently to retry (`retry`);
+the engine does the retrying, because every failure also counts toward the
+provider's circuit breaker.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+
+from narrate.providers.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,11 @@ class Provider(abc.ABC):
     name: str
     max_chars: int
     max_concurrency: int
+    retry: RetryPolicy = RetryPolicy()
 
     @abc.abstractmethod
     async def synthesize(self, request: SpeechRequest) -> Speech:
-        """Speak one chunk, or raise a `ProviderError` subclass."""
+        """Speak one chunk in one request, or raise a `ProviderError` subclass."""
 
     def text_limit(self, voice: str) -> int:
         """The longest text one request in `voice` may carry."""

@@ -12,7 +12,13 @@ from typing import Any
 
 import httpx
 
-from narrate.errors import ProviderError, ProviderOutError, TooLongError, TransientError
+from narrate.errors import (
+    ProviderError,
+    ProviderOutError,
+    TooLongError,
+    TransientError,
+    VoiceError,
+)
 from narrate.providers.base import SpeechRequest
 from narrate.providers.http import ErrorDetail, HttpProvider, _short, _text
 from narrate.providers.retry import RetryPolicy
@@ -92,9 +98,12 @@ class DeepgramProvider(HttpProvider):
         )
 
     def classify(self, status: int, detail: ErrorDetail) -> type[ProviderError]:
-        """413 and 422: split; 408, 429, 499, 5xx: retry; the rest: out."""
+        """413 and 422: split; 408, 429, 499, 5xx: retry; 400 (an unknown model or
+        a parameter it refuses): this story moves on; the rest: out."""
         if status in (413, 422):
             return TooLongError
         if status in (408, 429, 499) or status >= 500:
             return TransientError
+        if status == 400:
+            return VoiceError
         return ProviderOutError

@@ -18,9 +18,15 @@ import aiohttp
 import edge_tts
 from edge_tts import exceptions as edge_errors
 
-from narrate.errors import ProviderError, ProviderOutError, TransientError
+from narrate.errors import (
+    ProviderError,
+    ProviderOutError,
+    TimedOutError,
+    TransientError,
+    VoiceError,
+)
 from narrate.providers.base import Provider, Speech, SpeechRequest
-from narrate.providers.retry import RetryPolicy, with_retries
+from narrate.providers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +66,7 @@ class EdgeProvider(Provider):
         return f"{voice}/audio-24khz-48kbitrate-mono-mp3"
 
     async def synthesize(self, request: SpeechRequest) -> Speech:
-        """Speak one chunk, retrying transient failures."""
-        return await with_retries(self.name, self.retry, lambda: self._once(request))
-
-    async def _once(self, request: SpeechRequest) -> Speech:
+        """Speak one chunk over one connection, or raise the classified failure."""
         started = time.monotonic()
         outcome = "ok"
         try:
@@ -116,7 +119,7 @@ class EdgeProvider(Provider):
         """The provider error for an exception edge-tts let through, if it is one."""
         text = str(error) or type(error).__name__
         if isinstance(error, TimeoutError):
-            return TransientError(
+            return TimedOutError(
                 self.name, f"no answer within {self.timeout:g} s", code="timeout"
             )
         if isinstance(error, aiohttp.WSServerHandshakeError):
@@ -158,7 +161,7 @@ class EdgeProvider(Provider):
             edge_errors.NoAudioReceived: (TransientError, "no_audio"),
             edge_errors.SkewAdjustmentError: (ProviderOutError, "clock_skew"),
             edge_errors.EdgeTTSException: (TransientError, "protocol"),
-            ValueError: (ProviderOutError, "bad_voice"),
+            ValueError: (VoiceError, "bad_voice"),
         }
         for kind, (error_class, code) in kinds.items():
             if isinstance(error, kind):

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from narrate.errors import ProviderError, ProviderOutError, TooLongError, TransientError
+from narrate.errors import (
+    ProviderError,
+    ProviderOutError,
+    TooLongError,
+    TransientError,
+    VoiceError,
+)
 from narrate.providers.base import SpeechRequest
 from narrate.providers.http import ErrorDetail, HttpProvider, _short, _text
 from narrate.providers.retry import RetryPolicy
@@ -33,7 +39,7 @@ MODEL_LIMITS = {
 }
 _UNKNOWN_MODEL_LIMIT = 3_000
 _TOO_LONG = {"max_character_limit_exceeded"}
-_OUT_ON_400 = {"voice_not_found", "voice_does_not_exist", "model_not_found"}
+_VOICE_REFUSED = {"voice_not_found", "voice_does_not_exist", "model_not_found"}
 
 
 class ElevenLabsProvider(HttpProvider):
@@ -99,9 +105,12 @@ class ElevenLabsProvider(HttpProvider):
         )
 
     def classify(self, status: int, detail: ErrorDetail) -> type[ProviderError]:
-        """Too long: split; 408, 429, 5xx: retry; a bad key, quota or voice: out."""
+        """Too long: split; 408, 429, 5xx: retry; a voice or model refused: this
+        story moves on; a bad key, quota or anything else: out."""
         if status == 400 and detail.code in _TOO_LONG:
             return TooLongError
         if status in (408, 429) or status >= 500:
             return TransientError
+        if status == 422 or detail.code in _VOICE_REFUSED:
+            return VoiceError
         return ProviderOutError

@@ -16,7 +16,7 @@ import wave
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from narrate.errors import ProviderOutError
+from narrate.errors import ProviderOutError, VoiceError
 from narrate.providers.base import Provider, Speech, SpeechRequest
 
 # Values from espeak-ng's speak_lib.h.
@@ -129,7 +129,7 @@ class EspeakProvider(Provider):
             ) from error
 
         if samples is None:
-            raise ProviderOutError(
+            raise VoiceError(
                 self.name,
                 f"espeak-ng has no voice {request.voice!r}",
                 code="voice_not_found",

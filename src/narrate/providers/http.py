@@ -28,10 +28,11 @@ from narrate.errors import (
     NotAudioError,
     ProviderError,
     ProviderOutError,
+    TimedOutError,
     TransientError,
 )
 from narrate.providers.base import Provider, Speech, SpeechRequest
-from narrate.providers.retry import RetryPolicy, parse_retry_after, with_retries
+from narrate.providers.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,12 @@ class HttpProvider(Provider, abc.ABC):
         value = response.headers.get("request-id")
         return str(value) if value else None
 
-    async def synthesize(self, request: SpeechRequest) -> Speech:
-        """Speak one chunk, retrying transient failures."""
-        return await with_retries(self.name, self.retry, lambda: self._once(request))
-
     async def aclose(self) -> None:
         """Close the provider's connection pool."""
         await self._client.aclose()
 
-    async def _once(self, request: SpeechRequest) -> Speech:
+    async def synthesize(self, request: SpeechRequest) -> Speech:
+        """Speak one chunk in one request, or raise the classified failure."""
         path, params, body = self.build(request)
         started = time.monotonic()
         status: int | str = "-"
@@ -116,7 +114,7 @@ class HttpProvider(Provider, abc.ABC):
             status = response.status_code
         except (TimeoutError, httpx.TimeoutException) as error:
             status = "timeout"
-            raise TransientError(
+            raise TimedOutError(
                 self.name, f"no answer within {self.timeout:g} s", code="timeout"
             ) from error
         except httpx.TransportError as error:

@@ -19,7 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from narrate.errors import ConfigError, ProviderOutError, TransientError
+from narrate.errors import (
+    ConfigError,
+    ProviderError,
+    ProviderOutError,
+    TimedOutError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,22 +74,44 @@ class RetryPolicy:
 
 
 async def with_retries(
-    provider: str, policy: RetryPolicy, call: Callable[[], Awaitable[T]]
+    provider: str,
+    policy: RetryPolicy,
+    call: Callable[[], Awaitable[T]],
+    on_failure: Callable[[ProviderError], Awaitable[None]] | None = None,
 ) -> T:
-    """Await `call()`, retrying it after transient failures as `policy` allows."""
+    """Await `call()`, retrying it after transient failures as `policy` allows.
+
+    `on_failure` hears of every failed try before anything else happens, and
+    may raise to stop the retrying (the engine's circuit breaker does).
+    """
     attempt = 0
     while True:
         try:
             return await call()
-        except TransientError as error:
-            if attempt >= policy.retries:
-                raise
-            wait = policy.delay(provider, error, attempt)
-            attempt += 1
-            log.info(
-                "%s: %s; retry %d in %.2f s", provider, error.reason, attempt, wait
-            )
-            await asyncio.sleep(wait)
+        except ProviderError as error:
+            wait = _next_wait(provider, policy, error, attempt)
+            if on_failure is not None:
+                await on_failure(wait if isinstance(wait, ProviderError) else error)
+            if isinstance(wait, ProviderError):
+                raise wait from None if wait is error else error
+
+        attempt += 1
+        log.info("%s: retry %d in %.2f s", provider, attempt, wait)
+        await asyncio.sleep(wait)
+
+
+def _next_wait(
+    provider: str, policy: RetryPolicy, error: ProviderError, attempt: int
+) -> float | ProviderError:
+    """Seconds to wait before the next try, or the error that ends the trying."""
+    if not isinstance(error, TransientError) or isinstance(error, TimedOutError):
+        return error
+    if attempt >= policy.retries:
+        return error
+    try:
+        return policy.delay(provider, error, attempt)
+    except ProviderOutError as out:
+        return out
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -40,3 +40,26 @@ class AudioEntry(SQLModel, table=True):
     chars: int
     request_id: str | None = Field(default=None, max_length=255)
     created_at: datetime
+
+
+class ProviderHealth(SQLModel, table=True):
+    """A provider's circuit breaker, shared by every run using the database.
+
+    `state` is `closed` (requests go through), `open` (skipped until
+    `retry_at`) or `half_open` (one probe is out since `probe_at`).
+    `failures` counts failed requests since the last success. `version`
+    grows with every write, for compare-and-set updates.
+    """
+
+    __tablename__ = "provider_health"
+
+    provider: str = Field(primary_key=True, max_length=50)
+    state: str = Field(default="closed", max_length=10)
+    failures: int = 0
+    retry_at: datetime | None = None
+    probe_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_reason: str | None = Field(default=None, max_length=100)
+    last_message: str | None = Field(default=None, max_length=500)
+    updated_at: datetime
+    version: int = 0

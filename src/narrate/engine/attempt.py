@@ -1,0 +1,257 @@
+"""One provider's try at one story: workers, requests, retries, the breaker.
+
+Paragraphs are taken from a shared queue by a sliding window of workers, as
+many as the concurrency bound and the provider's cap allow. Each paragraph's
+chunks are spoken, checked, joined, written and recorded before the worker
+takes the next. Every request has a deadline that grows with its text, and
+every failed request is counted by the provider's breaker; when the breaker
+opens, all the attempt's requests in flight are cancelled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from narrate import audio
+from narrate.engine.breaker import CLOSED, Breaker
+from narrate.engine.story import Story, Unit, chunk_requests, requests_for
+from narrate.errors import (
+    NotAudioError,
+    ProviderError,
+    StoreError,
+    TimedOutError,
+    TooLongError,
+)
+from narrate.providers.base import Provider, SpeechRequest
+from narrate.providers.retry import with_retries
+from narrate.store.audio_files import AudioStore
+from narrate.store.cache import Cache
+from narrate.store.models import AudioEntry
+from narrate.text import split_chunks
+
+log = logging.getLogger(__name__)
+
+# A request's deadline grows with its text, up to the run's --timeout.
+DEADLINE_FLOOR = 10.0
+DEADLINE_PER_CHAR = 0.02
+
+
+class Progress(Protocol):
+    """What the engine tells whoever shows progress."""
+
+    def begin(self, story_id: str, provider: str, done: int, total: int) -> None:
+        """A provider starts on the story; `done` paragraphs are already cached."""
+
+    def advance(self) -> None:
+        """One more paragraph has audio."""
+
+
+@dataclass(frozen=True)
+class Workshop:
+    """What every attempt works with: cache, audio store, bounds, progress."""
+
+    cache: Cache
+    store: AudioStore
+    concurrency: int
+    timeout: float
+    progress: Progress | None = None
+
+
+class _BreakerOpened(Exception):
+    """The provider's breaker opened: stop every request of this attempt."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class ProviderAttempt:
+    """One provider narrating what the cache lacks of one story.
+
+    `keep_going` is set for the last provider of the chain: there is nowhere
+    to move the story, so a paragraph that fails does not stop the others.
+    """
+
+    shop: Workshop
+    story: Story
+    provider: Provider
+    voice_id: str
+    breaker: Breaker
+    keep_going: bool = False
+    new: dict[str, AudioEntry] = field(default_factory=dict)
+    failure: ProviderError | None = None
+    stopped: bool = False
+
+    async def run(self, todo: list[Unit]) -> None:
+        """Narrate `todo`; the first paragraph alone while the breaker is half open."""
+        pending = iter(todo)
+        width = min(self.shop.concurrency, self.provider.max_concurrency, len(todo))
+        try:
+            if self.breaker.row.state != CLOSED:
+                await self._work(pending, limit=1)
+            if not self.stopped:
+                await _all_of([self._work(pending) for _ in range(max(1, width))])
+        except _BreakerOpened as opened:
+            self.failure = self.failure or opened.error
+            self.stopped = True
+            log.warning(
+                "%s: breaker open, story %s moves on",
+                self.provider.name,
+                self.story.story_id,
+            )
+
+    async def _work(self, pending: Iterator[Unit], limit: int | None = None) -> None:
+        """Take paragraphs from `pending` until none is left, a stop, or `limit`."""
+        for done, unit in enumerate(pending, start=1):
+            if self.stopped:
+                return
+            try:
+                await self._narrate_one(unit)
+            except ProviderError as error:
+                self.failure = self.failure or error
+                self.stopped = not self.keep_going
+                log.warning(
+                    "%s failed on story %s: %s",
+                    self.provider.name,
+                    self.story.story_id,
+                    error,
+                )
+            else:
+                if self.shop.progress:
+                    self.shop.progress.advance()
+            if limit is not None and done >= limit:
+                return
+
+    async def _narrate_one(self, unit: Unit) -> None:
+        """One paragraph: speak its chunks, join them, write the file, record it.
+
+        Once the audio is here it is saved even if the attempt is cancelled
+        meanwhile: it was paid for, and a later run can use it.
+        """
+        first = SpeechRequest(
+            unit.text, self.voice_id, unit.previous_text, unit.next_text
+        )
+        parts: list[bytes] = []
+        request_id = None
+        for request in chunk_requests(first, self.provider.text_limit(self.voice_id)):
+            spoken, request_id = await self._speak(request)
+            parts.extend(spoken)
+
+        try:
+            data = audio.join(parts)
+            info = audio.check_speech(data, unit.text)
+        except audio.AudioError as error:
+            raise NotAudioError(
+                self.provider.name, str(error), code="not_audio"
+            ) from error
+
+        entry = self._entry(unit, info, len(data), request_id)
+        saving = asyncio.ensure_future(asyncio.to_thread(self._save, entry, data))
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            await saving
+            self.new[unit.text_hash] = entry
+            raise
+        self.new[unit.text_hash] = entry
+
+    def _entry(
+        self, unit: Unit, info: audio.AudioInfo, size: int, request_id: str | None
+    ) -> AudioEntry:
+        story, provider = self.story, self.provider.name
+        return AudioEntry(
+            story_id=story.story_id,
+            text_hash=unit.text_hash,
+            voice=story.voice.name,
+            provider=provider,
+            provider_voice=self.provider.voice_key(self.voice_id),
+            path=self.shop.store.relative_path(
+                story.story_id, story.voice.name, provider, unit.text_hash, info.format
+            ),
+            format=info.format,
+            size=size,
+            duration_s=round(info.duration_s, 3),
+            chars=len(unit.text),
+            request_id=request_id,
+            created_at=datetime.now(UTC),
+        )
+
+    def _save(self, entry: AudioEntry, data: bytes) -> None:
+        """Write the file, then record it: an entry never points at a partial file."""
+        try:
+            self.shop.store.write(entry.path, data)
+        except OSError as error:
+            raise StoreError(
+                f"cannot write audio to {self.shop.store.root}: {error}"
+            ) from error
+        self.shop.cache.record(entry)
+
+    async def _speak(self, request: SpeechRequest) -> tuple[list[bytes], str | None]:
+        """Audio for one chunk; a chunk the provider finds too long is halved."""
+        try:
+            data, request_id = await self._request(request)
+        except TooLongError:
+            halves = split_chunks(request.text, max(1, len(request.text) // 2))
+            if len(halves) < 2:
+                raise
+            log.info(
+                "%s: %d characters too long, splitting",
+                self.provider.name,
+                len(request.text),
+            )
+            parts: list[bytes] = []
+            request_id = None
+            for half in requests_for(request, halves):
+                spoken, request_id = await self._speak(half)
+                parts.extend(spoken)
+            return parts, request_id
+        return [data], request_id
+
+    async def _request(self, request: SpeechRequest) -> tuple[bytes, str | None]:
+        """One chunk with retries; every failure is counted by the breaker."""
+        provider, breaker = self.provider, self.breaker
+        deadline = min(
+            self.shop.timeout, DEADLINE_FLOOR + len(request.text) * DEADLINE_PER_CHAR
+        )
+
+        async def once() -> tuple[bytes, str | None]:
+            try:
+                async with asyncio.timeout(deadline):
+                    speech = await provider.synthesize(request)
+            except TimeoutError as error:
+                raise TimedOutError(
+                    provider.name, f"no answer within {deadline:g} s", code="timeout"
+                ) from error
+            try:
+                audio.check_speech(speech.audio, request.text)
+            except audio.AudioError as error:
+                raise NotAudioError(
+                    provider.name,
+                    str(error),
+                    code="not_audio",
+                    request_id=speech.request_id,
+                ) from error
+            await breaker.success()
+            return speech.audio, speech.request_id
+
+        async def counted(error: ProviderError) -> None:
+            if await breaker.failure(error):
+                raise _BreakerOpened(error)
+
+        return await with_retries(provider.name, provider.retry, once, counted)
+
+
+async def _all_of(workers: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the workers together; the first to raise cancels the others."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for work in workers:
+                group.create_task(work)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None

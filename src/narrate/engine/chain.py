@@ -1,0 +1,206 @@
+"""The chain of providers a run tries, built from flags, environment and config.
+
+The default chain is elevenlabs, deepgram, edge, espeak, leaving out the
+providers that are not configured: ElevenLabs and Deepgram need an API key,
+from the environment (`ELEVENLABS_API_KEY`, `DEEPGRAM_API_KEY`) or the config
+file. Naming a provider without its key in an explicit chain is an error.
+Base URLs come from `NARRATE_ELEVENLABS_URL` and `NARRATE_DEEPGRAM_URL` or the
+config file, for regional hosts, proxies and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from narrate.config import Settings
+from narrate.engine.breaker import BreakerPolicy
+from narrate.engine.results import LeftOut
+from narrate.errors import ConfigError
+from narrate.providers import DEFAULT_CHAIN
+from narrate.providers.base import Provider
+from narrate.providers.retry import RetryPolicy
+
+_KEY_VARIABLES = {"elevenlabs": "ELEVENLABS_API_KEY", "deepgram": "DEEPGRAM_API_KEY"}
+_URL_VARIABLES = {
+    "elevenlabs": "NARRATE_ELEVENLABS_URL",
+    "deepgram": "NARRATE_DEEPGRAM_URL",
+}
+_COMMON_KEYS = {
+    "retries",
+    "backoff",
+    "max_backoff",
+    "max_retry_after",
+    "failure_threshold",
+    "cooldown",
+}
+_SETTINGS = {
+    "elevenlabs": {"api_key", "base_url", "model", "output_format", "max_concurrency"},
+    "deepgram": {"api_key", "base_url", "encoding", "max_concurrency"},
+    "edge": {"max_concurrency"},
+    "espeak": set(),
+}
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The providers to try in order, those left out, and each one's breaker policy."""
+
+    providers: list[Provider]
+    left_out: list[LeftOut]
+    breakers: dict[str, BreakerPolicy]
+
+
+def build_chain(
+    names: Sequence[str] | None, settings: Settings, timeout: float
+) -> Chain:
+    """The providers of the chain, and those the default chain had to leave out."""
+    explicit = names is not None
+    wanted = list(names if names is not None else settings.chain or DEFAULT_CHAIN)
+    _check_names(wanted)
+
+    chain: list[Provider] = []
+    left_out: list[LeftOut] = []
+    for name in wanted:
+        missing = _missing_key(name, settings)
+        if missing and explicit:
+            raise ConfigError(f"{name} is in the chain but has no API key: {missing}")
+        if missing:
+            left_out.append(LeftOut(name, "no_key", f"no API key: {missing}"))
+            continue
+        chain.append(_build(name, settings, timeout))
+    if not chain:
+        raise ConfigError("no provider of the chain can run; add espeak to the chain")
+    breakers = {
+        provider.name: BreakerPolicy.from_settings(
+            provider.name, _table(provider.name, settings)
+        )
+        for provider in chain
+    }
+    return Chain(chain, left_out, breakers)
+
+
+def _check_names(names: Sequence[str]) -> None:
+    if not names:
+        raise ConfigError("the provider chain is empty")
+    seen = set()
+    for name in names:
+        if name not in DEFAULT_CHAIN:
+            known = ", ".join(DEFAULT_CHAIN)
+            raise ConfigError(f"unknown provider {name!r}; known providers: {known}")
+        if name in seen:
+            raise ConfigError(f"provider {name!r} appears twice in the chain")
+        seen.add(name)
+
+
+def _missing_key(name: str, settings: Settings) -> str | None:
+    variable = _KEY_VARIABLES.get(name)
+    if variable is None or _key(name, settings):
+        return None
+    return f"set {variable} or providers.{name}.api_key in {settings.config_path}"
+
+
+def _key(name: str, settings: Settings) -> str:
+    value = settings.env.get(_KEY_VARIABLES[name]) or settings.provider_settings(
+        name
+    ).get("api_key", "")
+    if not isinstance(value, str):
+        raise ConfigError(f"providers.{name}.api_key must be a string")
+    key = value.strip()
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in key):
+        raise ConfigError(
+            f"the {name} API key holds characters an HTTP header cannot carry"
+        )
+    return key
+
+
+def _build(name: str, settings: Settings, timeout: float) -> Provider:
+    table = _table(name, settings)
+    retry = RetryPolicy.from_settings(name, table)
+    concurrency = _concurrency(name, table)
+    if name == "espeak":
+        from narrate.providers.espeak import EspeakProvider
+
+        return EspeakProvider()
+    if name == "edge":
+        from narrate.providers.edge import EdgeProvider
+
+        return EdgeProvider(timeout=timeout, retry=retry, **concurrency)
+    return _build_http(name, settings, table, timeout, retry, concurrency)
+
+
+def _build_http(
+    name: str,
+    settings: Settings,
+    table: Mapping[str, Any],
+    timeout: float,
+    retry: RetryPolicy,
+    concurrency: dict[str, int],
+) -> Provider:
+    base_url = _base_url(name, settings, table)
+    common: dict[str, Any] = {
+        "api_key": _key(name, settings),
+        "timeout": timeout,
+        "retry": retry,
+        **concurrency,
+        **({"base_url": base_url} if base_url else {}),
+    }
+    if name == "elevenlabs":
+        from narrate.providers import elevenlabs
+        from narrate.providers.elevenlabs import ElevenLabsProvider
+
+        return ElevenLabsProvider(
+            **common,
+            model=str(table.get("model", elevenlabs.DEFAULT_MODEL)),
+            output_format=str(table.get("output_format", elevenlabs.DEFAULT_FORMAT)),
+        )
+
+    from narrate.providers.deepgram import DeepgramProvider
+
+    try:
+        return DeepgramProvider(**common, encoding=str(table.get("encoding", "mp3")))
+    except ValueError as error:
+        raise ConfigError(f"providers.deepgram.encoding: {error}") from error
+
+
+def _table(name: str, settings: Settings) -> Mapping[str, Any]:
+    table = settings.provider_settings(name)
+    unknown = sorted(set(table) - _SETTINGS[name] - _COMMON_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{settings.config_path}: unknown setting providers.{name}.{unknown[0]}"
+        )
+    return table
+
+
+def _concurrency(name: str, table: Mapping[str, Any]) -> dict[str, int]:
+    if "max_concurrency" not in table:
+        return {}
+    value = table["max_concurrency"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"providers.{name}.max_concurrency must be a whole number >= 1"
+        )
+    return {"max_concurrency": value}
+
+
+def _base_url(name: str, settings: Settings, table: Mapping[str, Any]) -> str | None:
+    value = settings.env.get(_URL_VARIABLES[name]) or table.get("base_url")
+    if not value:
+        return None
+    try:
+        parts = urlsplit(str(value))
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+    except ValueError:
+        usable = False
+    if not usable:
+        source = (
+            _URL_VARIABLES[name]
+            if settings.env.get(_URL_VARIABLES[name])
+            else (f"providers.{name}.base_url")
+        )
+        raise ConfigError(f"bad {name} base URL in {source}: use http(s)://host[:port]")
+    return str(value)
