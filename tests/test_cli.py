@@ -139,8 +139,6 @@ def test_out_dir_gets_numbered_files_in_paragraph_order_and_a_manifest(
     narrate_home, tmp_path
 ):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "0099.wav").write_bytes(b"left over from a longer version")
 
     result = run(
         narrate_home, "batch", str(EXAMPLES / "lighthouse.txt"), "--out", str(out)
@@ -149,19 +147,68 @@ def test_out_dir_gets_numbered_files_in_paragraph_order_and_a_manifest(
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     names = sorted(p.name for p in out.glob("*.wav"))
-    assert names == [
-        "0001.wav",
-        "0002.wav",
-        "0003.wav",
-        "0004.wav",
-        "0006.wav",
-        "0007.wav",
-        "0008.wav",
-    ]
-    assert [p["audio"] for p in manifest["paragraphs"] if p["audio"]] == [
-        str(out / n) for n in names
-    ]
+    assert names == [f"000{n}.wav" for n in (1, 2, 3, 4, 6, 7, 8)]
+    listed = [p["audio"] for p in manifest["paragraphs"] if p["audio"]]
+    assert listed == [str(out / n) for n in names]
     assert manifest["paragraphs"][4]["status"] == "skipped"
+
+
+def test_out_dir_loses_only_the_files_its_earlier_manifest_listed(
+    narrate_home, tmp_path
+):
+    out, story = tmp_path / "out", tmp_path / "tale.txt"
+    out.mkdir()
+    mine = [out / "2024.jpg", out / "0099.wav", out / "notes.txt"]
+    for path in mine:
+        path.write_bytes(b"the user's own file")
+    story.write_text("One.\n\nTwo.\n\nThree.")
+    run(narrate_home, "batch", str(story), "--out", str(out))
+    story.write_text("One.\n\nTwo.")
+
+    result = run(narrate_home, "batch", str(story), "--out", str(out))
+
+    assert result.returncode == 0
+    assert sorted(p.name for p in out.glob("000?.wav")) == ["0001.wav", "0002.wav"]
+    assert all(path.read_bytes() == b"the user's own file" for path in mine)
+    assert list(out.glob(".*.part")) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda out: out.write_text("a file"), "not a directory"),
+        (
+            lambda out: (out.mkdir(), (out / "manifest.json").write_text("{}")),
+            "manifest",
+        ),
+    ],
+    ids=["a-file", "foreign-manifest"],
+)
+def test_out_dir_that_is_not_narrates_is_refused_before_narrating(
+    narrate_home, tmp_path, make, words
+):
+    out = tmp_path / "out"
+    make(out)
+
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--out", str(out)
+    )
+
+    assert result.returncode == 4
+    assert words in one_error_line(result)
+    assert rows(narrate_home) == 0
+
+
+def test_out_dir_of_another_story_is_refused(narrate_home, tmp_path):
+    out = tmp_path / "out"
+    run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--out", str(out))
+
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "lighthouse.txt"), "--out", str(out)
+    )
+
+    assert result.returncode == 4
+    assert "market_day" in one_error_line(result)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pathlib import Path
 from narrate.config import load_settings
 from narrate.engine.batch import Progress, StoryNarrator
 from narrate.engine.chain import build_chain
-from narrate.engine.export import export_story
+from narrate.engine.export import check_out_dir, export_story
 from narrate.engine.results import StoryResult
 from narrate.errors import ConfigError
 from narrate.providers import Provider
@@ -54,6 +54,9 @@ def run_batch(
     timeout = _positive("--timeout", job.timeout, settings.timeout)
     story = load_story(job.path, job.encoding)
     chain = build_chain(job.chain, settings, timeout)
+    story_id = job.story_id or job.path.stem
+    if job.out_dir is not None:
+        check_out_dir(job.out_dir, story_id)
 
     cache = Cache.open(settings.database_url)
     try:
@@ -66,7 +69,9 @@ def run_batch(
             progress=progress,
         )
         result = asyncio.run(
-            _narrate(narrator, job, story.paragraphs, voice, chain.providers)
+            _narrate(
+                narrator, story_id, job.path, story.paragraphs, voice, chain.providers
+            )
         )
     finally:
         cache.close()
@@ -82,15 +87,15 @@ def run_batch(
 
 async def _narrate(
     narrator: StoryNarrator,
-    job: BatchJob,
+    story_id: str,
+    path: Path,
     paragraphs: Sequence[Paragraph],
     voice: Voice,
     chain: list[Provider],
 ) -> StoryResult:
-    story_id = job.story_id or job.path.stem
     try:
         return await narrator.narrate(
-            story_id, job.path.resolve(), paragraphs, voice, chain
+            story_id, path.resolve(), paragraphs, voice, chain
         )
     finally:
         for provider in chain:
