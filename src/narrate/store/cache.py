@@ -8,8 +8,9 @@ in its own short transaction.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,14 @@ from narrate.store.models import AudioEntry
 
 log = logging.getLogger(__name__)
 
+try:
+    import fcntl
+except ImportError:  # Windows: concurrent first starts there are not serialised.
+    fcntl = None  # type: ignore[assignment]
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number: the advisory lock PostgreSQL migrations take turns on.
+_PG_LOCK_KEY = 6_172_893_112
 _SQLITE_BUSY_MS = 30_000
 _UPDATED_ON_CONFLICT = (
     "provider_voice",
@@ -44,43 +52,49 @@ _UPDATED_ON_CONFLICT = (
 
 def open_engine(url: str) -> Engine:
     """An engine for `url` with narrate's connection settings and current schema."""
-    try:
-        parsed = sa.make_url(url)
-    except (sa.exc.ArgumentError, ValueError) as error:
-        # The parser's message repeats the URL, password and all.
-        raise ConfigError(
-            "bad database URL: it is not of the form dialect://..."
-        ) from error
-
-    try:
-        engine = _create_engine(parsed)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
-        raise ConfigError(f"bad database URL {_safe(url)}: {error}") from error
-    except ImportError as error:
-        raise ConfigError(
-            f"no driver for database URL {_safe(url)}: {error}"
-        ) from error
-
+    parsed = _parse(url)
+    engine = _create_engine(parsed)
     try:
         migrate(engine)
-    except sa.exc.SQLAlchemyError as error:
+    except (sa.exc.SQLAlchemyError, OSError) as error:
         engine.dispose()
-        reason = str(error.orig) if isinstance(error, sa.exc.DBAPIError) else str(error)
+        reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
         raise StoreError(
-            f"cannot open the cache database {_safe(url)}: {reason}"
+            f"cannot open the cache database {_safe(parsed)}: {_one_line(reason)}"
         ) from error
+    except StoreError:
+        engine.dispose()
+        raise
     return engine
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration, doing nothing when it is there."""
+    """Bring the schema to the newest migration, doing nothing when it is there.
+
+    Several processes starting on an empty database at once take turns: a
+    lock file beside a SQLite database, an advisory lock on PostgreSQL.
+    """
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-
-    with engine.begin() as connection:
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    with engine.connect() as connection:
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
+
+    with _migration_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        if current is not None and current not in {
+            s.revision for s in scripts.walk_revisions()
+        }:
+            raise StoreError(
+                f"the cache database is at schema revision {current}, which this "
+                "narrate does not know: it was made by a newer narrate"
+            )
         config.attributes["connection"] = connection
         log.info("migrating the cache database to revision %s", head)
         command.upgrade(config, "head")
@@ -132,18 +146,65 @@ class Cache:
         self.engine.dispose()
 
 
-def _create_engine(url: sa.URL) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+def _parse(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as error:
+        # The parser's message repeats the URL, password and all.
+        raise ConfigError(
+            "bad database URL: it is not of the form dialect://..."
+        ) from error
+    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
+        raise ConfigError(
+            "an in-memory SQLite database cannot hold a cache; name a file, "
+            "e.g. sqlite:///cache.db"
+        )
+    return parsed
 
-    if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+def _in_memory(url: sa.URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _create_engine(url: sa.URL) -> Engine:
+    try:
+        if url.get_backend_name() != "sqlite":
+            return sa.create_engine(url, pool_pre_ping=True)
+        folder = Path(url.database or "").expanduser().parent
+        folder.mkdir(parents=True, exist_ok=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
+        raise ConfigError(f"bad database URL {_safe(url)}: {error}") from error
+    except ImportError as error:
+        raise ConfigError(
+            f"no driver for database URL {_safe(url)}: {error}"
+        ) from error
+    except OSError as error:
+        raise StoreError(
+            f"cannot create the folder of {_safe(url)}: {error}"
+        ) from error
+
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_MS / 1000},
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold a lock file beside a SQLite database while migrating it."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or fcntl is None:
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -169,9 +230,10 @@ def _upsert(dialect: str) -> sa.Executable:
     raise StoreError(f"{dialect} is not supported; use SQLite or PostgreSQL")
 
 
-def _safe(url: str) -> str:
-    """The URL with any password hidden."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except (sa.exc.ArgumentError, ValueError):
-        return "<unparsable URL>"
+def _safe(url: sa.URL) -> str:
+    """The URL without its password or query, which may hold one."""
+    return url.set(query={}).render_as_string(hide_password=True)
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())
