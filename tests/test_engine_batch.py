@@ -127,7 +127,7 @@ def test_when_no_provider_completes_the_most_complete_one_is_reported(cache, sto
     assert result.used_provider == "b"
     assert result.missing == [5, 6]
     assert [p.status for p in result.paragraphs][4:] == [Status.FAILED] * 2
-    assert result.exit_code == 3
+    assert result.exit_code() == 3
     assert [a.outcome for a in result.attempts] == [Outcome.FAILED, Outcome.FAILED]
 
 
@@ -153,7 +153,7 @@ def test_unspeakable_paragraph_is_skipped_without_a_request(cache, store):
         Status.NEW,
     ]
     assert a.texts == ["The door opened.", "She stepped inside."]
-    assert result.complete and result.exit_code == 0
+    assert result.complete and result.exit_code() == 0
 
 
 def test_scene_breaks_leave_no_audio_file(cache, store):

@@ -1,28 +1,40 @@
 """The `narrate` command: parse options, call the library, render the result.
 
-Errors narrate raises on purpose become one red `Error: ...` line on stderr
-and the exit code documented in the README; set NARRATE_DEBUG=1 to see the
-traceback instead. The heavy parts (database, providers) are imported only
-when a command needs them, so `narrate --help` starts fast.
+Every error is one red `Error: ...` line on stderr with the exit code the
+README documents: usage errors too (exit 2), not Click's usage panel. Set
+NARRATE_DEBUG=1 to see the traceback of narrate's own errors instead. The
+heavy parts (database, providers) are imported only when a command needs
+them, so `narrate --help` starts fast.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from narrate import __version__
-from narrate.errors import EXIT_INTERRUPTED, NarrateError
+from narrate.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    NarrateError,
+)
+
+if TYPE_CHECKING:
+    from narrate.engine.results import StoryResult
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +48,30 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 def main() -> None:
     """Run the command line; the console script's entry point."""
-    app(prog_name="narrate")
+    try:
+        code = app(prog_name="narrate", standalone_mode=False)
+    except Exception as error:
+        code = _usage_error(error)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _usage_error(error: Exception) -> int:
+    """Show a command-line parsing error as one line; its exit code.
+
+    Typer raises Click's exceptions, from Click or from its own copy of it
+    depending on the version, so they are recognised by their shape.
+    """
+    if type(error).__name__ == "NoArgsIsHelpError":
+        return EXIT_USAGE
+    if type(error).__name__ == "Abort":
+        stderr.print(Text("Interrupted.", style="red"))
+        return EXIT_INTERRUPTED
+    exit_code = getattr(error, "exit_code", None)
+    format_message = getattr(error, "format_message", None)
+    if not isinstance(exit_code, int) or not callable(format_message):
+        raise error
+    _error(str(format_message()))
+    return exit_code
 
 
 def _version(value: bool) -> None:
@@ -57,31 +92,64 @@ def _root(
     """Turn a story text file into narrated audio, one paragraph at a time."""
 
 
+def _positive(value: float | None) -> float | None:
+    if value is not None and (math.isnan(value) or value <= 0):
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def _codec(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise typer.BadParameter(f"no encoding called {value!r}") from None
+    return value
+
+
+def _not_empty(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
 @app.command()
 def batch(
     file: Annotated[
-        Path, typer.Argument(help="The story: a text file.", show_default=False)
+        Path,
+        typer.Argument(
+            help="The story: a text file.", show_default=False, readable=False
+        ),
     ],
     voice: Annotated[
         str, typer.Option("--voice", "-v", help="Narrator voice.")
     ] = "milo",
     story_id: Annotated[
         str | None,
-        typer.Option(help="Cache key of the story [default: the file's stem]."),
+        typer.Option(
+            help="Cache key of the story.",
+            show_default="the file name without its extension",
+            callback=_not_empty,
+        ),
     ] = None,
     chain: Annotated[
         str | None,
         typer.Option(
-            help="Providers to try in order, comma-separated, e.g. deepgram,espeak."
+            help="Providers to try in order, comma-separated, e.g. deepgram,espeak.",
+            show_default="elevenlabs,deepgram,edge,espeak, those configured",
         ),
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option(min=1, help="Paragraphs narrated at once [default: 4]."),
+        typer.Option(min=1, help="Paragraphs narrated at once.", show_default="4"),
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Seconds one provider request may take [default: 60]."),
+        typer.Option(
+            help="Seconds one provider request may take at most.",
+            show_default="60",
+            callback=_positive,
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -89,26 +157,34 @@ def batch(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option(help="Cache database URL [default: SQLite in the data dir]."),
+        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
     ] = None,
     encoding: Annotated[
         str | None,
-        typer.Option(help="Read the file in this encoding instead of guessing."),
+        typer.Option(
+            help="Read the file in this encoding instead of guessing.", callback=_codec
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per story on stdout.")
+    ] = False,
+    require_preferred: Annotated[
+        bool,
+        typer.Option(
+            "--require-preferred",
+            help="Exit 5 when the story is complete but not in the preferred voice.",
+        ),
     ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors.")
     ] = False,
     verbose: Annotated[
-        bool,
-        typer.Option("--verbose", help="Log one line per provider request on stderr."),
+        bool, typer.Option("--verbose", help="Log one line per provider request.")
     ] = False,
 ) -> None:
-    """Narrate a story: every paragraph, in one voice, from the first provider of the
-    chain that can do the whole story. Exit 0 when every paragraph has audio, 3 when
-    some have none, 4 on bad input or configuration."""
+    """Narrate a story in one voice, by the first provider of the chain that can
+    do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
+    input or configuration; 5: with --require-preferred, not the preferred voice."""
     _logging(verbose)
     with _errors():
         from narrate.engine.run import BatchJob, run_batch
@@ -124,8 +200,7 @@ def batch(
             database_url=db,
             encoding=encoding,
         )
-        show_progress = stderr.is_terminal and not (quiet or json_output)
-        if show_progress:
+        if stderr.is_terminal and not (quiet or json_output):
             from narrate.report import ProgressBar
 
             with ProgressBar(stderr) as bar:
@@ -133,8 +208,9 @@ def batch(
         else:
             result = run_batch(job)
 
-    _render(result, json_output=json_output, quiet=quiet)
-    raise typer.Exit(result.exit_code)
+    code = result.exit_code(require_preferred)
+    _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -167,11 +243,36 @@ def voices(
     stdout.print(voice_table(catalog.values()))
 
 
-def _render(result: object, *, json_output: bool, quiet: bool) -> None:
-    from narrate.engine.results import StoryResult
-    from narrate.report import json_line, print_story
+@app.command()
+def providers(
+    db: Annotated[
+        str | None,
+        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the providers as JSON.")
+    ] = False,
+) -> None:
+    """Show each provider: configured or not, its circuit breaker, its last
+    failure and when it will be tried again."""
+    with _errors():
+        from narrate.engine.status import provider_statuses
 
-    assert isinstance(result, StoryResult)
+        statuses = provider_statuses(db)
+
+    from narrate.report import provider_rows, provider_table
+
+    if json_output:
+        print(json.dumps(provider_rows(statuses), ensure_ascii=False))
+    else:
+        stdout.print(provider_table(statuses))
+
+
+def _render(
+    result: StoryResult, *, json_output: bool, quiet: bool, failed: bool
+) -> None:
+    from narrate.report import json_line, print_story, summary_line
+
     if not quiet:
         for warning in result.warnings:
             stderr.print(
@@ -181,6 +282,8 @@ def _render(result: object, *, json_output: bool, quiet: bool) -> None:
         print(json_line(result), flush=True)
     elif not quiet:
         print_story(stdout, result)
+    elif failed:
+        _error(summary_line(result))
 
 
 def _split_chain(chain: str | None) -> list[str] | None:
@@ -199,16 +302,26 @@ def _logging(verbose: bool) -> None:
         logger.setLevel(logging.INFO)
 
 
+def _error(message: str) -> None:
+    line = " ".join(message.split())
+    stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
+
+
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    """Turn narrate's errors and Ctrl-C into one line and an exit code."""
+    """Turn narrate's errors, the system's and Ctrl-C into one line and an exit code."""
     try:
         yield
     except NarrateError as error:
         if os.environ.get("NARRATE_DEBUG"):
             raise
-        stderr.print(Text.assemble(("Error: ", "red"), str(error)), highlight=False)
+        _error(str(error))
         raise typer.Exit(error.exit_code) from None
+    except OSError as error:
+        if os.environ.get("NARRATE_DEBUG"):
+            raise
+        _error(str(error))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
-        stderr.print("[red]Interrupted.[/red]")
+        stderr.print(Text("Interrupted.", style="red"))
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -24,7 +26,11 @@ from rich.text import Text
 from narrate.engine.results import Attempt, Outcome, StoryResult, story_dict
 from narrate.voices import PROVIDER_NAMES, Voice
 
+if TYPE_CHECKING:
+    from narrate.engine.status import ProviderStatus
+
 _PREVIEW_CHARS = 48
+_BREAKER_STYLE = {"closed": "green", "open": "bold red", "half_open": "yellow"}
 _STATUS_STYLE = {
     "new": "green",
     "cached": "cyan",
@@ -44,7 +50,9 @@ def summary_line(result: StoryResult) -> str:
     for paragraph in result.paragraphs:
         counts[paragraph.status.value] += 1
     tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    line = f"{result.story_id}: {len(result.paragraphs)} paragraphs ({tally}); "
+    total = len(result.paragraphs)
+    noun = "paragraph" if total == 1 else "paragraphs"
+    line = f"{result.story_id}: {total} {noun} ({tally}); "
 
     if result.used_provider is None:
         line += "no provider narrated any paragraph"
@@ -88,7 +96,7 @@ def paragraph_table(result: StoryResult) -> Table:
     )
     table.add_column("chars", justify="right", no_wrap=True, min_width=5)
     table.add_column("provider", no_wrap=True, min_width=10)
-    table.add_column("status", no_wrap=True, min_width=7)
+    table.add_column("status", no_wrap=True, min_width=14)
     for paragraph in result.paragraphs:
         provider = Text(paragraph.provider or "-")
         if paragraph.provider and paragraph.provider != result.preferred_provider:
@@ -119,13 +127,61 @@ def print_story(console: Console, result: StoryResult) -> None:
 
 def voice_table(voices: Iterable[Voice]) -> Table:
     """The voice catalog: each narrator voice and its voice at every provider."""
-    table = Table(title="voices")
-    for column in ("name", "language", "description", *PROVIDER_NAMES):
-        table.add_column(column)
+    table = Table(title="voices", show_lines=True)
+    table.add_column("voice", no_wrap=True)
+    table.add_column("language", no_wrap=True)
+    table.add_column("description")
+    table.add_column("provider voices", no_wrap=True)
     for voice in voices:
-        ids = [voice.for_provider(name) or "-" for name in PROVIDER_NAMES]
-        table.add_row(voice.name, voice.language, voice.description, *ids)
+        ids = "\n".join(
+            f"{name:<11}{voice.for_provider(name) or '-'}" for name in PROVIDER_NAMES
+        )
+        table.add_row(voice.name, voice.language, voice.description, ids)
     return table
+
+
+def provider_rows(statuses: Iterable[ProviderStatus]) -> list[dict[str, object]]:
+    """The providers as JSON-ready dictionaries."""
+    return [
+        {
+            "provider": s.provider,
+            "configured": s.configured,
+            "note": s.note,
+            "breaker": s.state,
+            "failures": s.failures,
+            "last_failure_at": _iso(s.last_failure_at),
+            "last_reason": s.last_reason,
+            "last_message": s.last_message,
+            "retry_at": _iso(s.retry_at),
+        }
+        for s in statuses
+    ]
+
+
+def provider_table(statuses: Iterable[ProviderStatus]) -> Table:
+    """Each provider: configured or not, breaker, last failure, next try."""
+    table = Table(title="providers")
+    for column in ("provider", "configured", "breaker", "last failure", "tried again"):
+        table.add_column(column)
+    for s in statuses:
+        configured = Text("yes", "green") if s.configured else Text("no key", "yellow")
+        breaker = Text(s.state, _BREAKER_STYLE.get(s.state, ""))
+        if s.failures:
+            breaker.append(f" ({s.failures} failed)")
+        failure = "-"
+        if s.last_failure_at:
+            failure = f"{_local(s.last_failure_at)} {s.last_reason or ''}".strip()
+        again = _local(s.retry_at) if s.retry_at else "now"
+        table.add_row(s.provider, configured, breaker, failure, again)
+    return table
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 class ProgressBar:

@@ -1,5 +1,8 @@
 """The chain of providers a run tries, built from flags, environment and config.
 
+A chain named by `--chain`, `NARRATE_CHAIN` or the config file is taken as
+asked: a provider in it without its key is a configuration error.
+
 The default chain is elevenlabs, deepgram, edge, espeak, leaving out the
 providers that are not configured: ElevenLabs and Deepgram need an API key,
 from the environment (`ELEVENLABS_API_KEY`, `DEEPGRAM_API_KEY`) or the config
@@ -57,7 +60,7 @@ def build_chain(
     names: Sequence[str] | None, settings: Settings, timeout: float
 ) -> Chain:
     """The providers of the chain, and those the default chain had to leave out."""
-    explicit = names is not None
+    explicit = names is not None or settings.chain is not None
     wanted = list(names if names is not None else settings.chain or DEFAULT_CHAIN)
     _check_names(wanted)
 
@@ -93,6 +96,11 @@ def _check_names(names: Sequence[str]) -> None:
         if name in seen:
             raise ConfigError(f"provider {name!r} appears twice in the chain")
         seen.add(name)
+
+
+def missing_key(name: str, settings: Settings) -> str | None:
+    """What to set for a provider that needs a key and has none, else None."""
+    return _missing_key(name, settings)
 
 
 def _missing_key(name: str, settings: Settings) -> str | None:

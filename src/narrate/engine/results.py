@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from narrate.errors import EXIT_INCOMPLETE, EXIT_OK
+from narrate.errors import EXIT_INCOMPLETE, EXIT_NOT_PREFERRED, EXIT_OK
 
 
 class Status(StrEnum):
@@ -95,14 +95,22 @@ class StoryResult:
         return all(p.status is not Status.FAILED for p in self.paragraphs)
 
     @property
+    def degraded(self) -> bool:
+        """Whether the story was not narrated by its preferred provider."""
+        return self.used_provider != self.preferred_provider
+
+    @property
     def missing(self) -> list[int]:
         """The indexes of the paragraphs that have no audio."""
         return [p.index for p in self.paragraphs if p.status is Status.FAILED]
 
-    @property
-    def exit_code(self) -> int:
+    def exit_code(self, require_preferred: bool = False) -> int:
         """The story's share of the process exit code."""
-        return EXIT_OK if self.complete else EXIT_INCOMPLETE
+        if not self.complete:
+            return EXIT_INCOMPLETE
+        if require_preferred and self.degraded:
+            return EXIT_NOT_PREFERRED
+        return EXIT_OK
 
 
 def story_dict(result: StoryResult) -> dict[str, object]:
@@ -114,6 +122,7 @@ def story_dict(result: StoryResult) -> dict[str, object]:
         "preferred_provider": result.preferred_provider,
         "used_provider": result.used_provider,
         "complete": result.complete,
+        "degraded": result.degraded,
         "encoding": result.encoding,
         "warnings": result.warnings,
         "missing": result.missing,
