@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import resource
 import subprocess
 import sys
@@ -34,7 +35,10 @@ from narrate.store.cache import Cache
 from narrate.text import load_story, split_paragraphs
 from narrate.voices import Voice
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(
+    os.environ.get("NARRATE_TEST_CORPUS")
+    or Path(__file__).resolve().parents[2] / "shared" / "corpus"
+)
 GRIMM = CORPUS / "grimm_fairy_tales_en_2591-0.txt"
 VOICE = Voice("milo", ids={"steady": "v"})
 RATE = 8000
@@ -69,7 +73,9 @@ class SteadyProvider(Provider):
         return Speech(speech(len(request.text)), "wav")
 
 
-def narrate(home: Path, text: str, latency: float, concurrency: int) -> tuple[float, int]:
+def narrate(
+    home: Path, text: str, latency: float, concurrency: int
+) -> tuple[float, int]:
     """Seconds to narrate `text` once, and how many requests it took."""
     cache = Cache.open(f"sqlite:///{home / 'narrate.db'}")
     provider = SteadyProvider(latency)
@@ -77,7 +83,9 @@ def narrate(home: Path, text: str, latency: float, concurrency: int) -> tuple[fl
     paragraphs = split_paragraphs(text)
 
     started = time.perf_counter()
-    asyncio.run(narrator.narrate("bench", Path("bench.txt"), paragraphs, VOICE, [provider]))
+    asyncio.run(
+        narrator.narrate("bench", Path("bench.txt"), paragraphs, VOICE, [provider])
+    )
     elapsed = time.perf_counter() - started
     cache.close()
     return elapsed, provider.requests
@@ -85,7 +93,9 @@ def narrate(home: Path, text: str, latency: float, concurrency: int) -> tuple[fl
 
 def throughput(paragraphs: int, latency: float, concurrency: int) -> None:
     """Wall time over the ideal, then a fully cached rerun."""
-    text = "\n\n".join(f"Paragraph {n} of the benchmark story." for n in range(paragraphs))
+    text = "\n\n".join(
+        f"Paragraph {n} of the benchmark story." for n in range(paragraphs)
+    )
     ideal = paragraphs / concurrency * latency
     with tempfile.TemporaryDirectory() as directory:
         first, requests = narrate(Path(directory), text, latency, concurrency)
@@ -104,7 +114,9 @@ def peak_memory_child(path: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory() as directory:
         cache = Cache.open(f"sqlite:///{Path(directory) / 'narrate.db'}")
-        narrator = StoryNarrator(cache, AudioStore(Path(directory) / "audio"), concurrency=8)
+        narrator = StoryNarrator(
+            cache, AudioStore(Path(directory) / "audio"), concurrency=8
+        )
         asyncio.run(
             narrator.narrate(
                 "long", Path(path), story.paragraphs, VOICE, [SteadyProvider(0.001)]
@@ -133,9 +145,7 @@ def main() -> None:
     paragraphs = 200 if args.quick else 1000
     throughput(paragraphs, latency=0.05, concurrency=4)
     throughput(paragraphs, latency=0.05, concurrency=16)
-    subprocess.run(
-        [sys.executable, __file__, "--memory-child", str(GRIMM)], check=True
-    )
+    subprocess.run([sys.executable, __file__, "--memory-child", str(GRIMM)], check=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,11 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env.update(OFFLINE)
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def providers(narrate_home: Path) -> Iterator[Any]:
+    """The ElevenLabs, Deepgram and Edge stand-ins, and narrate pointed at them."""
+    from e2e import running_providers
+
+    yield from running_providers(narrate_home)
