@@ -272,3 +272,37 @@ def test_splitting_the_longest_grimm_paragraph_takes_well_under_5_ms() -> None:
 
     assert len(longest) > 5000
     assert min(timings) < 0.005
+
+
+def test_a_long_run_of_marks_inside_a_word_is_cut_like_any_long_word() -> None:
+    word = "a" + "." * 200_000 + "x"
+
+    chunks = split_chunks(f"Go {word} now.", 20_000)
+
+    assert split_sentences(f"Go {word} now.") == [f"Go {word} now."]
+    assert len(chunks) == 12
+    assert all(len(chunk) <= 20_000 for chunk in chunks)
+    assert chunks[0] == "Go"
+    assert "".join(chunks[1:]) == f"{word} now."
+    assert chunks[-1] == ".x now."
+
+
+def test_a_run_of_bare_marks_over_the_limit_splits_between_them() -> None:
+    text = "The end " + "* " * 30 + "really."
+
+    chunks = split_chunks(text.strip(), 20)
+
+    assert all(0 < len(chunk) <= 20 for chunk in chunks)
+    assert " ".join(chunks) == text.strip()
+    assert chunks[0] == "The"
+    assert chunks[1].startswith("end *")
+
+
+def test_two_million_characters_of_words_pack_into_full_chunks() -> None:
+    text = ("word " * 400_000).strip()
+
+    chunks = split_chunks(text, 20_000)
+
+    assert len(chunks) == 100
+    assert {len(chunk) for chunk in chunks} == {19_999}
+    assert " ".join(chunks) == text

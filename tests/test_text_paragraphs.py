@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from conftest import CORPUS
-from narrate.text import load_story
-from narrate.text.paragraphs import normalise, split_paragraphs
-from narrate.text.reader import decode_story
+from narrate.text import load_story, split_sentences
+from narrate.text.paragraphs import MAX_PARAGRAPH_CHARS, normalise, split_paragraphs
+from narrate.text.reader import decode_story, read_story
+
+# About 50,000 characters of sentences of different lengths, hard-wrapped.
+LONG_PARAGRAPH = "\n".join(
+    f"Sentence {n} tells how the wolf {'ran ' * (n % 7)}through the dark woods."
+    for n in range(1, 741)
+)
 
 
 def texts(story: str) -> list[str]:
@@ -114,6 +121,83 @@ def test_the_hash_is_sha256_of_the_normalised_utf8_text() -> None:
     expected = hashlib.sha256("Café au lait.".encode()).hexdigest()
     assert paragraph.text == "Café au lait."
     assert paragraph.text_hash == expected
+
+
+# Paragraphs over the limit
+
+
+def test_a_50000_character_paragraph_becomes_three_within_the_limit() -> None:
+    whole = normalise(LONG_PARAGRAPH)
+
+    parts = texts(LONG_PARAGRAPH)
+
+    assert 49_000 <= len(whole) <= 51_000
+    assert len(parts) == 3
+    assert all(len(part) <= MAX_PARAGRAPH_CHARS for part in parts)
+    assert " ".join(parts) == whole
+
+
+def test_a_paragraph_over_the_limit_is_cut_only_at_sentence_ends() -> None:
+    parts = texts(LONG_PARAGRAPH)
+
+    assert all(part.endswith("through the dark woods.") for part in parts)
+    assert all(part.startswith("Sentence ") for part in parts)
+    assert [s for part in parts for s in split_sentences(part)] == split_sentences(
+        normalise(LONG_PARAGRAPH)
+    )
+
+
+def test_parts_of_a_cut_paragraph_have_consecutive_indexes_and_own_hashes() -> None:
+    story = f"Before.\n\n{LONG_PARAGRAPH}\n\nAfter."
+
+    paragraphs = split_paragraphs(story)
+
+    assert [p.index for p in paragraphs] == [1, 2, 3, 4, 5]
+    assert paragraphs[0].text == "Before."
+    assert paragraphs[-1].text == "After."
+    for paragraph in paragraphs:
+        digest = hashlib.sha256(paragraph.text.encode()).hexdigest()
+        assert paragraph.text_hash == digest
+        assert paragraph.speakable
+
+
+def test_a_paragraph_of_exactly_the_limit_is_not_cut() -> None:
+    text = ("a" * 10) + (" word" * ((MAX_PARAGRAPH_CHARS - 10) // 5))
+
+    assert len(text) == MAX_PARAGRAPH_CHARS
+    assert texts(text) == [text]
+
+
+def test_two_million_characters_of_words_split_into_a_hundred_paragraphs() -> None:
+    story = "word " * 400_000
+
+    paragraphs = split_paragraphs(story)
+
+    assert len(paragraphs) == 100
+    assert [p.index for p in paragraphs] == list(range(1, 101))
+    assert all(len(p.text) <= MAX_PARAGRAPH_CHARS for p in paragraphs)
+    assert " ".join(p.text for p in paragraphs) == story.strip()
+
+
+def test_a_word_longer_than_the_limit_is_cut_into_paragraphs_within_it() -> None:
+    paragraphs = split_paragraphs("x" * 50_000)
+
+    assert [len(p.text) for p in paragraphs] == [20_000, 20_000, 10_000]
+
+
+def test_grimm_book_without_blank_lines_is_cut_into_parts_within_the_limit(
+    tmp_path: Path,
+) -> None:
+    text = read_story(CORPUS / "grimm_fairy_tales_en_2591-0.txt").text
+    lines = [line for line in text.split("\n") if line.strip()]
+    path = tmp_path / "grimm.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    paragraphs = load_story(path).paragraphs
+
+    assert len(paragraphs) >= 27
+    assert all(len(p.text) <= MAX_PARAGRAPH_CHARS for p in paragraphs)
+    assert " ".join(p.text for p in paragraphs) == normalise("\n".join(lines))
 
 
 # Speakable paragraphs (C01, C02)

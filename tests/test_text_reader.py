@@ -13,7 +13,7 @@ from narrate.errors import ConfigError, InputError
 from narrate.text import load_story, read_story
 from narrate.text.chunks import split_chunks
 from narrate.text.paragraphs import split_paragraphs
-from narrate.text.reader import decode_story
+from narrate.text.reader import decode_story, unify_line_endings
 
 STORY_FILES = sorted(
     path for path in CORPUS.glob("*") if path.suffix in {".txt", ".md"}
@@ -80,6 +80,110 @@ def test_windows_1252_file_is_read_with_a_warning_naming_the_encoding() -> None:
     assert story.warning.startswith("poe.txt is not valid UTF-8")
     assert "Windows-1252" in story.warning
     assert "--encoding" in story.warning
+
+
+def test_a_byte_cut_out_of_an_umlaut_is_dropped_and_the_rest_stays_utf8() -> None:
+    text = (CORPUS / "alice_wunderland_de_19778.txt").read_text(encoding="utf-8-sig")
+    data = text.encode()
+    cut = data.index("ü".encode()) + 1
+
+    story = decode_story(data[:cut] + data[cut + 1 :], "alice.txt")
+
+    assert story.encoding == "utf-8"
+    assert story.text == unify_line_endings(text.replace("ü", "", 1))
+    assert story.warning == (
+        "alice.txt is UTF-8 with 1 invalid byte(s); they were dropped "
+        "(use --encoding to choose another)"
+    )
+
+
+def test_a_short_german_text_with_a_cut_umlaut_keeps_its_other_umlauts() -> None:
+    data = "Die Brüder erzählten Märchen über Füchse und Bären.".encode()
+
+    story = decode_story(data.replace(b"\xc3\xbc", b"\xc3", 1), "s.txt")
+
+    assert story.text == "Die Brder erzählten Märchen über Füchse und Bären."
+    assert story.warning is not None
+    assert "1 invalid byte(s)" in story.warning
+
+
+def test_a_stray_byte_beside_a_curly_quote_is_dropped_not_refused_as_binary() -> None:
+    data = "“Run,” she said.".encode().replace("”".encode(), "”".encode() + b"\x81")
+
+    story = decode_story(data, "s.txt")
+
+    assert story.text == "“Run,” she said."
+    assert story.encoding == "utf-8"
+    assert story.warning is not None
+    assert story.warning.startswith("s.txt is UTF-8 with 1 invalid byte(s)")
+
+
+@pytest.mark.parametrize(
+    ("damaged", "text"),
+    [
+        (b"night\xe2\x80day", "night day"),
+        (b"5\xc2euros", "5 euros"),
+        (b"Hello\xe2\x80.", "Hello."),
+        (b"Gr\xc3\xc3\x9fe", "Grße"),
+    ],
+    ids=["cut-dash", "cut-no-break-space", "cut-quote-before-mark", "cut-letter"],
+)
+def test_a_cut_dash_or_space_between_words_becomes_a_space_else_it_vanishes(
+    damaged: bytes, text: str
+) -> None:
+    # Long enough to allow two invalid bytes, with plenty of valid sequences.
+    umlauts = "ä ö ü ß " * 300
+
+    story = decode_story(damaged + b" " + umlauts.encode(), "s.txt")
+
+    assert story.encoding == "utf-8"
+    assert story.text == f"{text} {umlauts}"
+
+
+@pytest.mark.parametrize(
+    ("size", "invalid", "encoding"),
+    [
+        (2_000, 2, "utf-8"),
+        (2_000, 3, "cp1252"),
+        (200_000, 100, "utf-8"),
+        (200_000, 101, "cp1252"),
+    ],
+)
+def test_too_many_invalid_bytes_fall_back_to_windows_1252(
+    size: int, invalid: int, encoding: str
+) -> None:
+    data = bytearray("ü".encode() * (size // 2))
+    for position in range(0, size, size // invalid)[:invalid]:
+        data[position + 1] = ord("u")
+
+    story = decode_story(bytes(data), "s.txt")
+
+    assert story.encoding == encoding
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["„Das ist meine Straße“, sagte er.", "„Straße“ und „Soße“."],
+)
+def test_windows_1252_that_holds_a_chance_utf8_sequence_stays_windows_1252(
+    text: str,
+) -> None:
+    story = decode_story(text.encode("cp1252"), "s.txt")
+
+    assert story.text == text
+    assert story.encoding == "cp1252"
+
+
+def test_one_byte_cut_anywhere_in_a_german_story_keeps_it_utf8() -> None:
+    data = (CORPUS / "grimm_rothkaeppchen_de_1857.md").read_bytes()
+    rng = random.Random(1857)
+    for _ in range(200):
+        cut = rng.randrange(len(data))
+
+        story = decode_story(data[:cut] + data[cut + 1 :], "s.txt")
+
+        assert story.encoding == "utf-8"
+        assert story.warning is None or "UTF-8 with" in story.warning
 
 
 def test_bytes_windows_1252_lacks_fall_back_to_latin_1_with_a_warning() -> None:

@@ -9,7 +9,9 @@ spaces. Both functions run in linear time on a paragraph.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate
 
 # Closing quotes and brackets that stay with the mark they follow. A French
 # closing guillemet may stand after a space.
@@ -17,10 +19,17 @@ _CLOSERS = "\"'\u201d\u2019\u201c\u2018\u00bb\u00ab)\\]"
 _CLOSING = rf"(?:[{_CLOSERS}]|\s\u00bb(?=\s|$))*"
 _QUOTES = "\"'\u201d\u2019\u201c\u2018\u00bb\u00ab"
 
-_SENTENCE_END = re.compile(rf"(?P<mark>[.!?\u2026]+)(?P<close>{_CLOSING})(?=\s|$)")
+# A run of marks is only tried from its first mark: trying it from every mark in
+# it would take quadratic time on a long run such as "a......x".
+_SENTENCE_END = re.compile(
+    rf"(?<![.!?\u2026])(?P<mark>[.!?\u2026]+)(?P<close>{_CLOSING})(?=\s|$)"
+)
 _CLAUSE_END = re.compile(
     rf"[,;:]{_CLOSING}(?=\s)|(?<=\s)(?:\u2014|\u2013|-{{2,3}})(?=\s)"
 )
+# A word and the words with no letter or digit after it, kept together when a
+# clause is split at spaces. A letter or digit is "\w" but "_", as in isalnum().
+_WORD_GROUP = re.compile(r"\S+(?:\s(?:[^\w\s]|_)+(?!\S))*")
 _LEADING_PUNCTUATION = re.compile(r"^[\W_]+")
 _DOTTED_INITIALS = re.compile(r"(?:[^\W\d_]\.)+")
 _ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
@@ -161,26 +170,26 @@ def _is_abbreviation(word: str, next_word: str) -> bool:
 def _pack(pieces: list[str], limit: int, split_further: Splitter) -> list[str]:
     """Greedily join pieces with single spaces into chunks within `limit`.
 
-    A piece over `limit` is split by `split_further`; its last part may share
-    a chunk with the pieces after it.
+    A piece over `limit` is split by `split_further`; its parts may share a
+    chunk with the pieces around it.
     """
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
+    parts: list[str] = []
     for piece in pieces:
-        parts = [piece] if len(piece) <= limit else split_further(piece, limit)
-        for part in parts:
-            if current and size + 1 + len(part) <= limit:
-                current.append(part)
-                size += 1 + len(part)
-                continue
+        if len(piece) <= limit:
+            parts.append(piece)
+        else:
+            parts.extend(split_further(piece, limit))
 
-            if current:
-                chunks.append(" ".join(current))
-            current, size = [part], len(part)
-
-    if current:
-        chunks.append(" ".join(current))
+    # ends[i] is where parts[i] and the space after it end in the joined text,
+    # so each chunk's last part is found by bisection, not part by part. Every
+    # chunk takes at least one part, so the loop always moves on.
+    ends = list(accumulate(len(part) + 1 for part in parts))
+    chunks: list[str] = []
+    start, offset = 0, 0
+    while start < len(parts):
+        stop = max(start + 1, bisect_right(ends, offset + limit + 1, lo=start))
+        chunks.append(" ".join(parts[start:stop]))
+        start, offset = stop, ends[stop - 1]
     return chunks
 
 
@@ -200,15 +209,16 @@ def _split_words(clause: str, limit: int) -> list[str]:
     """Split an over-long clause at spaces, then pack.
 
     A word with no letter or digit (a closing quote, a dash) stays with the
-    word before it, so no chunk starts with one.
+    word before it, so no chunk starts with one; only a group of them longer
+    than `limit` on its own is split between them.
     """
-    words: list[str] = []
-    for word in clause.split():
-        if words and not any(char.isalnum() for char in word):
-            words[-1] = f"{words[-1]} {word}"
-        else:
-            words.append(word)
-    return _pack(words, limit, _cut_word)
+    groups = _WORD_GROUP.findall(" ".join(clause.split()))
+    return _pack(groups, limit, _split_group)
+
+
+def _split_group(group: str, limit: int) -> list[str]:
+    """Split a word and the marks after it, together over `limit`, at spaces."""
+    return _pack(group.split(), limit, _cut_word)
 
 
 def _cut_word(word: str, limit: int) -> list[str]:

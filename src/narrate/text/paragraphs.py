@@ -3,6 +3,11 @@
 A paragraph is a run of non-blank lines; blank or whitespace-only lines separate
 paragraphs. A paragraph's hash depends only on its normalised text, so the
 same story saved with other line endings or a byte-order mark hits the cache.
+
+A paragraph longer than `MAX_PARAGRAPH_CHARS` (about twenty minutes of speech)
+is cut at sentence ends into parts within that length, and each part becomes a
+paragraph of its own. Without this, a story with no blank lines would be one
+paragraph whose audio is joined in memory into a single file of gigabytes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from narrate.text.chunks import split_chunks
 from narrate.text.reader import unify_line_endings
+
+MAX_PARAGRAPH_CHARS = 20_000
 
 # Invisible characters that carry nothing to say: zero-width space, word
 # joiner, soft hyphen and a byte-order mark left inside the text.
@@ -87,12 +95,27 @@ def split_paragraphs(text: str) -> list[Paragraph]:
     """Split story text into normalised paragraphs, numbered from 1.
 
     Any line endings are accepted; blank and whitespace-only lines separate
-    paragraphs, and the lines inside one are joined by `normalise`.
+    paragraphs, and the lines inside one are joined by `normalise`. A paragraph
+    longer than `MAX_PARAGRAPH_CHARS` is cut by `split_chunks` into parts within
+    that length, at sentence ends when it can be (else at clause marks, then
+    spaces), and each part is a paragraph with its own index, text and hash.
+    Indexes stay consecutive, so the paragraphs after a cut one shift.
     """
     paragraphs: list[Paragraph] = []
     for block in _blocks(unify_line_endings(text)):
-        paragraphs.append(_paragraph(len(paragraphs) + 1, normalise(block)))
+        for part in _parts(normalise(block)):
+            paragraphs.append(_paragraph(len(paragraphs) + 1, part))
     return paragraphs
+
+
+def _parts(text: str) -> list[str]:
+    """Cut a normalised paragraph into parts within `MAX_PARAGRAPH_CHARS`.
+
+    A paragraph within the limit is its own one part, even when it is empty.
+    """
+    if len(text) <= MAX_PARAGRAPH_CHARS:
+        return [text]
+    return split_chunks(text, MAX_PARAGRAPH_CHARS)
 
 
 def _blocks(text: str) -> list[str]:

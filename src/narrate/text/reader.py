@@ -1,8 +1,10 @@
 """Read a story file's bytes and decode them into text with "\\n" line endings.
 
 Without a chosen encoding, a file is read as UTF-8 (a byte-order mark is dropped),
-as UTF-16 or UTF-32 when it starts with their byte-order mark, and otherwise as
-Windows-1252, or Latin-1 when even that fails, with a warning that says so.
+or as UTF-16 or UTF-32 when it starts with their byte-order mark. A file that is
+UTF-8 but for a few damaged bytes is read as UTF-8 without them, with a warning
+that counts them. Any other file is read as Windows-1252, or Latin-1 when even
+that fails, with a warning that says so.
 Every failure is an `InputError` or a `ConfigError` whose message starts with
 the file name, so the CLI can show it as one line.
 """
@@ -33,6 +35,24 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BINARY_SHARE = 0.05
 
 _LINE_BREAK = re.compile("[\r\v\f\x85\u2028]")
+
+# Bytes that are not valid UTF-8 are dropped rather than the whole file read as
+# Windows-1252 when they are few: at most one per _BYTES_PER_INVALID bytes (one
+# in any file) and _MAX_INVALID_BYTES in all, and fewer than the valid
+# multi-byte sequences. Windows-1252 text forms such a sequence only by chance
+# ("ß“" is one), and then has more invalid bytes beside it ("„Straße“").
+_BYTES_PER_INVALID = 1000
+_MAX_INVALID_BYTES = 100
+
+# Runs of invalid bytes, as the "surrogateescape" handler decodes them.
+_INVALID_RUN = re.compile("[\udc80-\udcff]+")
+_SURROGATE_ESCAPE = 0xDC00
+
+# Lead bytes of U+0080-U+00BF and U+2000-U+2FFF, where no-break spaces, dashes
+# and quotes are. A run that starts with one and stands between two letters or
+# digits becomes a space, so the words around it stay apart; any other run is
+# dropped, as the rest of a letter cut short (0xC3 of "ü") must be.
+_SPACE_LIKE_LEADS = frozenset({0xC2, 0xE2})
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,44 @@ def _decode_guessed(data: bytes, name: str) -> StoryText:
     except UnicodeDecodeError:
         pass
 
+    damaged = _decode_damaged_utf8(data, name)
+    if damaged is not None:
+        return damaged
+    return _decode_windows_1252(data, name)
+
+
+def _decode_damaged_utf8(data: bytes, name: str) -> StoryText | None:
+    """Decode UTF-8 with a few invalid bytes, dropping them; else return None."""
+    text = data.decode("utf-8", "surrogateescape")
+    invalid = sum(len(run) for run in _INVALID_RUN.findall(text))
+    multibyte = len(text) - len(text.encode("ascii", "ignore")) - invalid
+
+    allowed = min(_MAX_INVALID_BYTES, max(1, len(data) // _BYTES_PER_INVALID))
+    if invalid > allowed or multibyte <= invalid:
+        return None
+
+    warning = (
+        f"{name} is UTF-8 with {invalid} invalid byte(s); they were dropped "
+        "(use --encoding to choose another)"
+    )
+    text = _INVALID_RUN.sub(_replace_invalid_run, text)
+    return StoryText(text=text, encoding="utf-8", warning=warning)
+
+
+def _replace_invalid_run(run: re.Match[str]) -> str:
+    """Drop a run of invalid bytes, or make it a space between two words."""
+    text = run.string
+    before = text[run.start() - 1 : run.start()]
+    after = text[run.end() : run.end() + 1]
+
+    lead = ord(run[0][0]) - _SURROGATE_ESCAPE
+    if lead in _SPACE_LIKE_LEADS and before.isalnum() and after.isalnum():
+        return " "
+    return ""
+
+
+def _decode_windows_1252(data: bytes, name: str) -> StoryText:
+    """Decode as Windows-1252, or Latin-1 where it fails, with a warning."""
     try:
         text, codec, label = data.decode("cp1252"), "cp1252", "Windows-1252"
     except UnicodeDecodeError:
