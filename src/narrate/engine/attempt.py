@@ -23,6 +23,7 @@ from narrate.engine.story import Story, Unit, chunk_requests, requests_for
 from narrate.errors import (
     NotAudioError,
     ProviderError,
+    ProviderOutError,
     StoreError,
     TimedOutError,
     TooLongError,
@@ -75,7 +76,8 @@ class ProviderAttempt:
     """One provider narrating what the cache lacks of one story.
 
     `keep_going` is set for the last provider of the chain: there is nowhere
-    to move the story, so a paragraph that fails does not stop the others.
+    to move the story, so a paragraph that fails does not stop the others,
+    unless the provider is out altogether (a bad key, a voice it lacks).
     """
 
     shop: Workshop
@@ -115,7 +117,9 @@ class ProviderAttempt:
                 await self._narrate_one(unit)
             except ProviderError as error:
                 self.failure = self.failure or error
-                self.stopped = not self.keep_going
+                self.stopped = not self.keep_going or isinstance(
+                    error, ProviderOutError
+                )
                 log.warning(
                     "%s failed on story %s: %s",
                     self.provider.name,

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import io
+import logging
 import threading
+import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from narrate.errors import ProviderOutError, VoiceError
 from narrate.providers.base import Provider, Speech, SpeechRequest
+
+log = logging.getLogger(__name__)
 
 # Values from espeak-ng's speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -119,6 +123,7 @@ class EspeakProvider(Provider):
     async def synthesize(self, request: SpeechRequest) -> Speech:
         """Speak one chunk in espeak-ng's worker thread."""
         loop = asyncio.get_running_loop()
+        started = time.monotonic()
         try:
             samples, rate = await loop.run_in_executor(
                 self._thread, _speak, request.text, request.voice
@@ -128,6 +133,11 @@ class EspeakProvider(Provider):
                 self.name, f"espeak-ng cannot be loaded: {error}", code="unavailable"
             ) from error
 
+        elapsed = (time.monotonic() - started) * 1000
+        outcome = "ok" if samples is not None else "voice_not_found"
+        log.info(
+            "%s %s %d chars %.0f ms", self.name, outcome, len(request.text), elapsed
+        )
         if samples is None:
             raise VoiceError(
                 self.name,
