@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,45 @@ def narrate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture
-def database_url(narrate_home: Path) -> str:
-    """A real SQLite cache file inside the test's home."""
-    return f"sqlite:///{narrate_home / 'narrate.db'}"
+POSTGRES_URL = os.environ.get("NARRATE_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("NARRATE_TEST_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, narrate_home: Path) -> Iterator[str]:
+    """A real cache database: a SQLite file in the test's home, or a fresh schema
+    of the PostgreSQL test database named by NARRATE_TEST_POSTGRES_URL.
+
+    Without that variable the PostgreSQL runs are skipped, unless
+    NARRATE_TEST_REQUIRE_POSTGRES=1 (as in CI), where they fail.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{narrate_home / 'narrate.db'}"
+        return
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail(
+                "NARRATE_TEST_REQUIRE_POSTGRES is set but not NARRATE_TEST_POSTGRES_URL"
+            )
+        pytest.skip("set NARRATE_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    yield from postgres_schema(POSTGRES_URL)
+
+
+def postgres_schema(url: str) -> Iterator[str]:
+    """The URL of a new, empty schema of the PostgreSQL test database; dropped after."""
+    import sqlalchemy as sa
+
+    schema = f"narrate_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 @pytest.fixture

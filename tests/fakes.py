@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from narrate.errors import ProviderError
 from narrate.providers.base import Provider, Speech, SpeechRequest
+from narrate.providers.retry import RetryPolicy
 
 SAMPLE_RATE = 2000
 CHARS_PER_SECOND = 15
@@ -57,6 +58,7 @@ class FakeProvider(Provider):
     max_concurrency: int = 64
     latency: float = 0.0
     behaviour: Behaviour | None = None
+    retry: RetryPolicy = RetryPolicy(retries=2, backoff=0.01, max_backoff=0.02)
     requests: list[SpeechRequest] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0

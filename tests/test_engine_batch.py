@@ -223,7 +223,7 @@ def test_a_slow_paragraph_does_not_hold_back_the_others(cache, store):
     class SlowFirst(FakeProvider):
         async def synthesize(self, request: SpeechRequest):  # type: ignore[override]
             if request.text == "Line 0.":
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(2)
             return await super().synthesize(request)
 
     a = SlowFirst("a", latency=0.01)

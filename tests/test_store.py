@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +17,7 @@ from sqlmodel import SQLModel
 from fakes import speech_for
 from narrate.errors import ConfigError
 from narrate.store.cache import Cache, migrate
+from narrate.store.claims import ClaimKey, ClaimStore, worker_id
 from narrate.store.models import AudioEntry
 
 
@@ -72,9 +77,11 @@ def test_lookup_returns_only_the_hashes_asked_for(cache):
     assert set(cache.lookup("story", "milo", "a", ["h2", "h3"])) == {"h2"}
 
 
-def test_sqlite_cache_runs_in_wal_mode(cache):
+def test_sqlite_cache_runs_in_wal_mode(narrate_home):
+    cache = Cache.open(f"sqlite:///{narrate_home / 'wal.db'}")
     with cache.engine.connect() as connection:
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    cache.close()
 
     assert mode == "wal"
 
@@ -119,3 +126,76 @@ def test_the_schema_has_the_unique_cache_key(cache):
     assert [k["column_names"] for k in keys] == [
         ["story_id", "text_hash", "voice", "provider"]
     ]
+
+
+def claim(key: str = "h1") -> ClaimKey:
+    return ClaimKey("story", key, "milo", "a")
+
+
+def test_a_paragraph_can_be_claimed_by_one_worker_at_a_time(cache):
+    mine, theirs = (
+        ClaimStore(cache.engine, "here:1:a"),
+        ClaimStore(cache.engine, "far:2:b"),
+    )
+
+    assert mine.acquire(claim())
+    assert not theirs.acquire(claim())
+    assert theirs.acquire(claim("h2"))
+    assert theirs.held([claim(), claim("h2")]) == {"h1"}
+
+
+def test_a_released_claim_can_be_taken(cache):
+    mine, theirs = (
+        ClaimStore(cache.engine, "here:1:a"),
+        ClaimStore(cache.engine, "far:2:b"),
+    )
+    mine.acquire(claim())
+
+    mine.release(claim())
+
+    assert theirs.acquire(claim())
+
+
+def test_a_claim_past_its_lease_is_taken_over(cache):
+    gone = ClaimStore(cache.engine, "far-away-host:1:a", lease=0.2)
+    alive = ClaimStore(cache.engine, "here:2:b")
+    gone.acquire(claim())
+
+    time.sleep(0.3)
+
+    assert alive.held([claim()]) == set()
+    assert alive.acquire(claim())
+
+
+def test_a_renewed_claim_outlives_its_first_lease(cache):
+    slow = ClaimStore(cache.engine, "far-away-host:1:a", lease=0.3)
+    other = ClaimStore(cache.engine, "here:2:b")
+    slow.acquire(claim())
+
+    time.sleep(0.2)
+    slow.renew()
+    time.sleep(0.2)
+
+    assert not other.acquire(claim())
+
+
+def test_a_claim_of_a_dead_process_on_this_host_is_taken_at_once(cache):
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    )
+    dead = ClaimStore(
+        cache.engine, f"{socket.gethostname()}:{finished.stdout.strip()}:x"
+    )
+    dead.acquire(claim())
+
+    assert ClaimStore(cache.engine, worker_id()).acquire(claim())
+
+
+def test_voices_that_differ_only_in_odd_characters_get_different_directories(store):
+    first = store.relative_path("story", "ada lovelace", "a", "h", "wav")
+    second = store.relative_path("story", "ada_lovelace", "a", "h", "wav")
+
+    assert first != second
+    assert store.relative_path("story", "milo", "a", "h", "wav").split("/")[2] == "milo"

@@ -23,6 +23,7 @@ from narrate.errors import ConfigError
 APP_NAME = "narrate"
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_CLAIM_LEASE = 30.0
 
 _TOP_LEVEL_KEYS = {
     "database_url",
@@ -30,6 +31,7 @@ _TOP_LEVEL_KEYS = {
     "chain",
     "concurrency",
     "timeout",
+    "claim_lease",
     "providers",
     "voices",
 }
@@ -46,6 +48,7 @@ class Settings:
     chain: tuple[str, ...] | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = DEFAULT_TIMEOUT
+    claim_lease: float = DEFAULT_CLAIM_LEASE
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     voices: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -74,6 +77,7 @@ def load_settings(
         chain=_chain(_env_chain(env) or file.get("chain"), config_path),
         concurrency=_positive(file, "concurrency", DEFAULT_CONCURRENCY, config_path),
         timeout=_positive(file, "timeout", DEFAULT_TIMEOUT, config_path),
+        claim_lease=_positive(file, "claim_lease", DEFAULT_CLAIM_LEASE, config_path),
         providers=_tables(file, "providers", config_path),
         voices=_tables(file, "voices", config_path),
         env=env,

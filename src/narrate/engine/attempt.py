@@ -11,11 +11,12 @@ opens, all the attempt's requests in flight are cancelled at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from narrate import audio
 from narrate.engine.breaker import CLOSED, Breaker
@@ -32,11 +33,15 @@ from narrate.providers.base import Provider, SpeechRequest
 from narrate.providers.retry import with_retries
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
+from narrate.store.claims import ClaimKey, ClaimStore
 from narrate.store.models import AudioEntry
 from narrate.text import split_chunks
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+# How often a worker looks for the audio of paragraphs other workers claimed.
+_CLAIM_POLL = 0.2
 # A request's deadline grows with its text, up to the run's --timeout.
 DEADLINE_FLOOR = 10.0
 DEADLINE_PER_CHAR = 0.02
@@ -61,6 +66,22 @@ class Workshop:
     concurrency: int
     timeout: float
     progress: Progress | None = None
+    claims: ClaimStore | None = None
+
+    def usable(
+        self, story: Story, provider: Provider, voice_id: str, hashes: list[str]
+    ) -> dict[str, AudioEntry]:
+        """The provider's cache entries for these paragraphs that can be trusted:
+        made in the same provider voice, their file whole on disk."""
+        key = provider.voice_key(voice_id)
+        rows = self.cache.lookup(
+            story.story_id, story.voice.name, provider.name, hashes
+        )
+        return {
+            text_hash: entry
+            for text_hash, entry in rows.items()
+            if entry.provider_voice == key and self.store.holds(entry.path, entry.size)
+        }
 
 
 class _BreakerOpened(Exception):
@@ -87,18 +108,28 @@ class ProviderAttempt:
     breaker: Breaker
     keep_going: bool = False
     new: dict[str, AudioEntry] = field(default_factory=dict)
+    shared: dict[str, AudioEntry] = field(default_factory=dict)
+    deferred: list[Unit] = field(default_factory=list)
     failure: ProviderError | None = None
     stopped: bool = False
 
     async def run(self, todo: list[Unit]) -> None:
-        """Narrate `todo`; the first paragraph alone while the breaker is half open."""
+        """Narrate `todo`; the first paragraph alone while the breaker is half open.
+
+        Paragraphs another worker is narrating are left to it, and their audio
+        is collected from the cache once the rest is done (`shared`).
+        """
         pending = iter(todo)
-        width = min(self.shop.concurrency, self.provider.max_concurrency, len(todo))
+        width = max(
+            1, min(self.shop.concurrency, self.provider.max_concurrency, len(todo))
+        )
+        heartbeat = asyncio.create_task(self._keep_claims())
         try:
             if self.breaker.row.state != CLOSED:
                 await self._work(pending, limit=1)
             if not self.stopped:
-                await _all_of([self._work(pending) for _ in range(max(1, width))])
+                await _all_of([self._work(pending) for _ in range(width)])
+            await self._collect_others(width)
         except _BreakerOpened as opened:
             self.failure = self.failure or opened.error
             self.stopped = True
@@ -107,14 +138,66 @@ class ProviderAttempt:
                 self.provider.name,
                 self.story.story_id,
             )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            if self.shop.claims is not None:
+                await asyncio.to_thread(self.shop.claims.release_all)
+
+    async def _keep_claims(self) -> None:
+        """Renew this worker's claims while the attempt lasts."""
+        claims = self.shop.claims
+        if claims is None:
+            return
+        while True:
+            await asyncio.sleep(claims.lease / 3)
+            await asyncio.to_thread(claims.renew)
+
+    async def _collect_others(self, width: int) -> None:
+        """Wait for the paragraphs other workers claimed: take their audio from
+        the cache, or narrate them here when their claim is given up or runs out."""
+        while self.deferred and not self.stopped:
+            waiting, self.deferred = self.deferred, []
+            found = await asyncio.to_thread(
+                self.shop.usable,
+                self.story,
+                self.provider,
+                self.voice_id,
+                [unit.text_hash for unit in waiting],
+            )
+            self.shared.update(found)
+            for _ in found:
+                self._advance()
+
+            left = [unit for unit in waiting if unit.text_hash not in found]
+            held = await asyncio.to_thread(self._held, left)
+            self.deferred = [unit for unit in left if unit.text_hash in held]
+            free = iter([unit for unit in left if unit.text_hash not in held])
+            await _all_of([self._work(free) for _ in range(min(width, len(left) or 1))])
+            if self.deferred:
+                await asyncio.sleep(_CLAIM_POLL)
+
+    def _held(self, units: list[Unit]) -> set[str]:
+        assert self.shop.claims is not None
+        return self.shop.claims.held([self._key(unit) for unit in units])
+
+    def _key(self, unit: Unit) -> ClaimKey:
+        story = self.story
+        return ClaimKey(
+            story.story_id, unit.text_hash, story.voice.name, self.provider.name
+        )
 
     async def _work(self, pending: Iterator[Unit], limit: int | None = None) -> None:
-        """Take paragraphs from `pending` until none is left, a stop, or `limit`."""
-        for done, unit in enumerate(pending, start=1):
+        """Take paragraphs from `pending` until none is left, a stop, or `limit`
+        paragraphs narrated."""
+        done = 0
+        for unit in pending:
             if self.stopped:
                 return
             try:
-                await self._narrate_one(unit)
+                if not await self._narrate_claimed(unit):
+                    continue
             except ProviderError as error:
                 self.failure = self.failure or error
                 self.stopped = not self.keep_going or isinstance(
@@ -127,12 +210,53 @@ class ProviderAttempt:
                     error,
                 )
             else:
-                if self.shop.progress:
-                    self.shop.progress.advance()
+                self._advance()
+            done += 1
             if limit is not None and done >= limit:
                 return
 
-    async def _narrate_one(self, unit: Unit) -> None:
+    def _advance(self) -> None:
+        if self.shop.progress:
+            self.shop.progress.advance()
+
+    async def _narrate_claimed(self, unit: Unit) -> bool:
+        """Narrate the paragraph unless another worker has claimed it (False)."""
+        claims = self.shop.claims
+        if claims is None:
+            await self._narrate_one(unit)
+            return True
+
+        key = self._key(unit)
+        claimed, done = await _to_the_end(asyncio.to_thread(self._claim, claims, key))
+        if done is not None:
+            self.shared[unit.text_hash] = done
+            return True
+        if not claimed:
+            self.deferred.append(unit)
+            return False
+        try:
+            await self._narrate_one(unit, key)
+        except BaseException:
+            await asyncio.to_thread(claims.release, key)
+            raise
+        return True
+
+    def _claim(
+        self, claims: ClaimStore, key: ClaimKey
+    ) -> tuple[bool, AudioEntry | None]:
+        """Claim the paragraph, unless another worker holds it or has finished it
+        since this attempt looked at the cache; then its entry."""
+        if not claims.acquire(key):
+            return False, None
+        done = self.shop.usable(
+            self.story, self.provider, self.voice_id, [key.text_hash]
+        )
+        if done:
+            claims.release(key)
+            return False, done[key.text_hash]
+        return True, None
+
+    async def _narrate_one(self, unit: Unit, claim: ClaimKey | None = None) -> None:
         """One paragraph: speak its chunks, join them, write the file, record it.
 
         Once the audio is here it is saved even if the attempt is cancelled
@@ -156,12 +280,10 @@ class ProviderAttempt:
             ) from error
 
         entry = self._entry(unit, info, len(data), request_id)
-        saving = asyncio.ensure_future(asyncio.to_thread(self._save, entry, data))
         try:
-            await asyncio.shield(saving)
+            await _to_the_end(asyncio.to_thread(self._save, entry, data, claim))
         except asyncio.CancelledError:
-            await saving
-            self.new[unit.text_hash] = entry
+            self.new[unit.text_hash] = entry  # saved before the cancel took effect
             raise
         self.new[unit.text_hash] = entry
 
@@ -186,15 +308,20 @@ class ProviderAttempt:
             created_at=datetime.now(UTC),
         )
 
-    def _save(self, entry: AudioEntry, data: bytes) -> None:
-        """Write the file, then record it: an entry never points at a partial file."""
+    def _save(self, entry: AudioEntry, data: bytes, claim: ClaimKey | None) -> None:
+        """Write the file, then record it: an entry never points at a partial file.
+        The claim on the paragraph is dropped in the entry's own transaction."""
         try:
             self.shop.store.write(entry.path, data)
         except OSError as error:
             raise StoreError(
                 f"cannot write audio to {self.shop.store.root}: {error}"
             ) from error
-        self.shop.cache.record(entry)
+        claims = self.shop.claims
+        if claims is None or claim is None:
+            self.shop.cache.record(entry)
+        else:
+            self.shop.cache.record(entry, also=lambda c: claims.release_in(c, claim))
 
     async def _speak(self, request: SpeechRequest) -> tuple[list[bytes], str | None]:
         """Audio for one chunk; a chunk the provider finds too long is halved."""
@@ -249,6 +376,17 @@ class ProviderAttempt:
                 raise _BreakerOpened(error)
 
         return await with_retries(provider.name, provider.retry, once, counted)
+
+
+async def _to_the_end(work: Awaitable[T]) -> T:
+    """Await `work` to its end even when cancelled meanwhile, then honour the
+    cancel: a claim taken or audio paid for is never lost half way."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _all_of(workers: list[Coroutine[Any, Any, None]]) -> None:

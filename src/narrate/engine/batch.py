@@ -28,6 +28,7 @@ from narrate.engine.story import Story, most_complete, paragraph_results, units
 from narrate.providers.base import Provider
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
+from narrate.store.claims import DEFAULT_LEASE, ClaimStore, worker_id
 from narrate.store.health import HealthStore
 from narrate.store.models import AudioEntry
 from narrate.text import Paragraph
@@ -48,8 +49,10 @@ class StoryNarrator:
         timeout: float = 60.0,
         breakers: Mapping[str, BreakerPolicy] | None = None,
         progress: Progress | None = None,
+        claim_lease: float = DEFAULT_LEASE,
     ) -> None:
-        self.shop = Workshop(cache, store, concurrency, timeout, progress)
+        claims = ClaimStore(cache.engine, worker_id(), claim_lease)
+        self.shop = Workshop(cache, store, concurrency, timeout, progress, claims)
         self.health = HealthStore(cache.engine)
         self.breakers = dict(breakers or {})
 
@@ -104,7 +107,10 @@ class StoryNarrator:
             attempt = Attempt(provider.name, Outcome.UNAVAILABLE, "no_voice", message)
             return attempt, {}, {}
 
-        found = await asyncio.to_thread(self._cached, story, provider, voice_id)
+        hashes = [unit.text_hash for unit in story.units]
+        found = await asyncio.to_thread(
+            self.shop.usable, story, provider, voice_id, hashes
+        )
         todo = [unit for unit in story.units if unit.text_hash not in found]
         policy = self.breakers.get(provider.name, BreakerPolicy())
         breaker = Breaker(provider.name, self.health, policy)
@@ -120,26 +126,11 @@ class StoryNarrator:
                 )
             work = ProviderAttempt(self.shop, story, provider, voice_id, breaker, last)
             await work.run(todo)
-            attempt = _finished(work, len(found), len(todo))
+            found.update(work.shared)
+            attempt = _finished(work, len(found), len(todo) - len(work.shared))
             new = work.new
         attempt.seconds = round(time.monotonic() - started, 3)
         return attempt, found, new
-
-    def _cached(
-        self, story: Story, provider: Provider, voice_id: str
-    ) -> dict[str, AudioEntry]:
-        """The provider's usable cache entries for the story, checked on disk."""
-        key = provider.voice_key(voice_id)
-        hashes = [unit.text_hash for unit in story.units]
-        rows = self.shop.cache.lookup(
-            story.story_id, story.voice.name, provider.name, hashes
-        )
-        return {
-            text_hash: entry
-            for text_hash, entry in rows.items()
-            if entry.provider_voice == key
-            and self.shop.store.holds(entry.path, entry.size)
-        }
 
 
 def _skipped(provider: str, breaker: Breaker, cached: int, missing: int) -> Attempt:

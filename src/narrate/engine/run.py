@@ -66,6 +66,7 @@ def run_batch(
             concurrency=concurrency,
             timeout=timeout,
             breakers=chain.breakers,
+            claim_lease=settings.claim_lease,
             progress=progress,
         )
         result = asyncio.run(

@@ -2,9 +2,11 @@
 
 A file is written under a temporary name unique to this process and then
 renamed into place, so a reader (or a later run after a crash) never sees a
-half-written file under a real name. File names are built from the whole
-cache key, so stories, voices and providers never collide, and a story id
-with odd characters still gives a safe, unique directory name.
+half-written file under a real name; the temporary name holds the process id
+and a random part, so workers sharing the directory (a shared mount) never
+write the same temporary file. File names are built from the whole cache
+key, so stories, voices and providers never collide, and a story id or voice
+with odd characters still gives a safe, unique name.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class AudioStore:
     ) -> str:
         """Where an entry's audio goes, relative to the root."""
         story_dir = f"{_slug(story_id)}-{_digest(story_id)}"
-        return f"{story_dir}/{provider}/{_slug(voice)}/{text_hash}.{fmt}"
+        return f"{story_dir}/{_name(provider)}/{_name(voice)}/{text_hash}.{fmt}"
 
     def absolute(self, relative: str) -> Path:
         """The full path of a file in the store."""
@@ -66,6 +68,13 @@ class AudioStore:
                 return sniff(handle.read(16)) is not None
         except OSError:
             return False
+
+
+def _name(text: str) -> str:
+    """The text itself when it is a safe file name, else a slug with a digest."""
+    if _UNSAFE.search(text) is None and text.strip("._") == text and text:
+        return text
+    return f"{_slug(text)}-{_digest(text)}"
 
 
 def _slug(text: str) -> str:

@@ -1,16 +1,20 @@
 """The cache database: opening it, migrating it, looking entries up, upserting.
 
-SQLite by default, any SQLAlchemy URL otherwise. SQLite runs in WAL mode with
-a busy timeout, so that a reader never blocks a writer and writers wait for
-each other instead of failing. Every write is one upsert on the entry's key,
-in its own short transaction.
+SQLite by default, PostgreSQL (`postgresql+psycopg://...`) when many workers
+share one cache. SQLite runs in WAL mode with a busy timeout, so that a reader
+never blocks a writer and writers wait for each other instead of failing;
+write transactions start as writers (`BEGIN IMMEDIATE`), so one never fails
+upgrading a read lock. Every write is short: one upsert on the entry's key,
+or one compare-and-set.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,9 @@ except ImportError:  # Windows: concurrent first starts there are not serialised
     fcntl = None  # type: ignore[assignment]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 # Any fixed number: the advisory lock PostgreSQL migrations take turns on.
 _PG_LOCK_KEY = 6_172_893_112
 _SQLITE_BUSY_MS = 30_000
@@ -82,7 +89,7 @@ def migrate(engine: Engine) -> None:
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
 
-    with _migration_lock(engine), engine.begin() as connection:
+    with _migration_lock(engine), writing(engine) as connection:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
         current = MigrationContext.configure(connection).get_current_revision()
@@ -126,12 +133,17 @@ class Cache:
             rows = session.exec(query).all()
         return {row.text_hash: row for row in rows if row.text_hash in wanted}
 
-    def record(self, entry: AudioEntry) -> None:
-        """Insert the entry, or replace the one with the same key."""
+    def record(
+        self, entry: AudioEntry, also: Callable[[sa.Connection], None] | None = None
+    ) -> None:
+        """Insert the entry, or replace the one with the same key; `also` runs
+        in the same transaction (a claim on the paragraph is dropped there)."""
         values = entry.model_dump(exclude={"id"})
         values["created_at"] = values["created_at"] or datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(self._upsert, values)
+            if also is not None:
+                also(connection)
 
     def count(self, story_id: str | None = None) -> int:
         """How many entries there are, in all or for one story."""
@@ -146,6 +158,21 @@ class Cache:
         self.engine.dispose()
 
 
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A short write transaction; on SQLite it takes the write lock at once.
+
+    Threads of one process take turns on a SQLite file here rather than in
+    SQLite's busy handler, which sleeps in steps of up to 100 ms.
+    """
+    turn = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    sqlite_turn = turn if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    with sqlite_turn, engine.connect() as connection:
+        connection.execution_options(narrate_writer=True)
+        with connection.begin():
+            yield connection
+
+
 def _parse(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
@@ -154,6 +181,9 @@ def _parse(url: str) -> sa.URL:
         raise ConfigError(
             "bad database URL: it is not of the form dialect://..."
         ) from error
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; narrate ships psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
         raise ConfigError(
             "an in-memory SQLite database cannot hold a cache; name a file, "
@@ -189,6 +219,7 @@ def _create_engine(url: sa.URL) -> Engine:
         connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_MS / 1000},
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -208,11 +239,18 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # Leave transactions to SQLAlchemy's "begin" event, not pysqlite's guesses.
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    writer = connection.get_execution_options().get("narrate_writer")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
 def _upsert(dialect: str) -> sa.Executable:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from narrate.errors import StoreError
+from narrate.store.cache import writing
 from narrate.store.models import ProviderHealth
 
 _ATTEMPTS = 50
@@ -79,7 +80,7 @@ class HealthStore:
         values["version"] = current.version + 1
         if current.version == 0:
             try:
-                with self.engine.begin() as connection:
+                with writing(self.engine) as connection:
                     connection.execute(
                         table.insert().values(provider=current.provider, **values)
                     )
@@ -87,7 +88,7 @@ class HealthStore:
                 return False
             return True
 
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             updated = connection.execute(
                 table.update()
                 .where(table.c.provider == current.provider)

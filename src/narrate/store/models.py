@@ -63,3 +63,21 @@ class ProviderHealth(SQLModel, table=True):
     last_message: str | None = Field(default=None, max_length=500)
     updated_at: datetime
     version: int = 0
+
+
+class ParagraphClaim(SQLModel, table=True):
+    """A worker narrating one paragraph now, so that no other pays for it too.
+
+    The key is the cache entry's key. `expires_at` (seconds since the epoch)
+    is pushed forward while the worker lives; a claim past it belongs to a
+    worker that died, and may be taken over.
+    """
+
+    __tablename__ = "paragraph_claim"
+
+    story_id: str = Field(primary_key=True, max_length=255)
+    text_hash: str = Field(primary_key=True, max_length=64)
+    voice: str = Field(primary_key=True, max_length=100)
+    provider: str = Field(primary_key=True, max_length=50)
+    owner: str = Field(max_length=255, index=True)
+    expires_at: float
