@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 from fakes import speech_for
 from narrate.errors import ConfigError
 from narrate.store.cache import Cache, migrate
-from narrate.store.claims import ClaimKey, ClaimStore, worker_id
+from narrate.store.claims import ClaimKey, ClaimState, ClaimStore, worker_id
 from narrate.store.models import AudioEntry
 
 
@@ -138,9 +138,9 @@ def test_a_paragraph_can_be_claimed_by_one_worker_at_a_time(cache):
         ClaimStore(cache.engine, "far:2:b"),
     )
 
-    assert mine.acquire(claim())
-    assert not theirs.acquire(claim())
-    assert theirs.acquire(claim("h2"))
+    assert mine.acquire(claim()) is ClaimState.CLAIMED
+    assert theirs.acquire(claim()) is ClaimState.HELD
+    assert theirs.acquire(claim("h2")) is ClaimState.CLAIMED
     assert theirs.held([claim(), claim("h2")]) == {"h1"}
 
 
@@ -153,7 +153,7 @@ def test_a_released_claim_can_be_taken(cache):
 
     mine.release(claim())
 
-    assert theirs.acquire(claim())
+    assert theirs.acquire(claim()) is ClaimState.CLAIMED
 
 
 def test_a_claim_past_its_lease_is_taken_over(cache):
@@ -164,7 +164,7 @@ def test_a_claim_past_its_lease_is_taken_over(cache):
     time.sleep(0.3)
 
     assert alive.held([claim()]) == set()
-    assert alive.acquire(claim())
+    assert alive.acquire(claim()) is ClaimState.CLAIMED
 
 
 def test_a_renewed_claim_outlives_its_first_lease(cache):
@@ -176,7 +176,7 @@ def test_a_renewed_claim_outlives_its_first_lease(cache):
     slow.renew()
     time.sleep(0.2)
 
-    assert not other.acquire(claim())
+    assert other.acquire(claim()) is ClaimState.HELD
 
 
 def test_a_claim_of_a_dead_process_on_this_host_is_taken_at_once(cache):
@@ -190,7 +190,17 @@ def test_a_claim_of_a_dead_process_on_this_host_is_taken_at_once(cache):
     )
     dead.acquire(claim())
 
-    assert ClaimStore(cache.engine, worker_id()).acquire(claim())
+    assert ClaimStore(cache.engine, worker_id()).acquire(claim()) is ClaimState.CLAIMED
+
+
+def test_a_claim_on_a_paragraph_finished_meanwhile_is_not_kept(cache):
+    claims = ClaimStore(cache.engine, "here:1:a")
+
+    state = claims.acquire(claim(), finished=lambda connection: True)
+
+    assert state is ClaimState.DONE
+    assert claims.held([claim()]) == set()
+    assert ClaimStore(cache.engine, "far:2:b").acquire(claim()) is ClaimState.CLAIMED
 
 
 def test_voices_that_differ_only_in_odd_characters_get_different_directories(store):

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
+
 from narrate import audio
 from narrate.engine.breaker import CLOSED, Breaker
 from narrate.engine.story import Story, Unit, chunk_requests, requests_for
@@ -33,7 +35,7 @@ from narrate.providers.base import Provider, SpeechRequest
 from narrate.providers.retry import with_retries
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
-from narrate.store.claims import ClaimKey, ClaimStore
+from narrate.store.claims import ClaimKey, ClaimState, ClaimStore
 from narrate.store.models import AudioEntry
 from narrate.text import split_chunks
 
@@ -69,14 +71,21 @@ class Workshop:
     claims: ClaimStore | None = None
 
     def usable(
-        self, story: Story, provider: Provider, voice_id: str, hashes: list[str]
+        self,
+        story: Story,
+        provider: Provider,
+        voice_id: str,
+        hashes: list[str],
+        connection: sa.Connection | None = None,
     ) -> dict[str, AudioEntry]:
         """The provider's cache entries for these paragraphs that can be trusted:
         made in the same provider voice, their file whole on disk."""
         key = provider.voice_key(voice_id)
-        rows = self.cache.lookup(
-            story.story_id, story.voice.name, provider.name, hashes
-        )
+        where = (story.story_id, story.voice.name, provider.name, hashes)
+        if connection is None:
+            rows = self.cache.lookup(*where)
+        else:
+            rows = self.cache.lookup_in(connection, *where)
         return {
             text_hash: entry
             for text_hash, entry in rows.items()
@@ -246,15 +255,16 @@ class ProviderAttempt:
     ) -> tuple[bool, AudioEntry | None]:
         """Claim the paragraph, unless another worker holds it or has finished it
         since this attempt looked at the cache; then its entry."""
-        if not claims.acquire(key):
-            return False, None
-        done = self.shop.usable(
-            self.story, self.provider, self.voice_id, [key.text_hash]
-        )
-        if done:
-            claims.release(key)
-            return False, done[key.text_hash]
-        return True, None
+        done: dict[str, AudioEntry] = {}
+
+        def finished(connection: sa.Connection) -> bool:
+            hashes = [key.text_hash]
+            story, provider, voice_id = self.story, self.provider, self.voice_id
+            done.update(self.shop.usable(story, provider, voice_id, hashes, connection))
+            return bool(done)
+
+        state = claims.acquire(key, finished)
+        return state is ClaimState.CLAIMED, done.get(key.text_hash)
 
     async def _narrate_one(self, unit: Unit, claim: ClaimKey | None = None) -> None:
         """One paragraph: speak its chunks, join them, write the file, record it.

@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from narrate.errors import ConfigError, StoreError
 from narrate.store.models import AudioEntry
@@ -45,6 +45,8 @@ _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = (
 # Any fixed number: the advisory lock PostgreSQL migrations take turns on.
 _PG_LOCK_KEY = 6_172_893_112
 _SQLITE_BUSY_MS = 30_000
+# Text hashes per lookup query, well within every database's parameter limit.
+_LOOKUP_BATCH = 500
 _UPDATED_ON_CONFLICT = (
     "provider_voice",
     "path",
@@ -123,15 +125,31 @@ class Cache:
         self, story_id: str, voice: str, provider: str, hashes: Iterable[str]
     ) -> dict[str, AudioEntry]:
         """The entries of one story, voice and provider, by text hash."""
-        wanted = set(hashes)
-        query = select(AudioEntry).where(
-            AudioEntry.story_id == story_id,
-            AudioEntry.voice == voice,
-            AudioEntry.provider == provider,
-        )
-        with Session(self.engine) as session:
-            rows = session.exec(query).all()
-        return {row.text_hash: row for row in rows if row.text_hash in wanted}
+        with self.engine.connect() as connection:
+            return self.lookup_in(connection, story_id, voice, provider, hashes)
+
+    def lookup_in(
+        self,
+        connection: sa.Connection,
+        story_id: str,
+        voice: str,
+        provider: str,
+        hashes: Iterable[str],
+    ) -> dict[str, AudioEntry]:
+        """Like `lookup`, inside a transaction the caller holds."""
+        wanted = sorted(set(hashes))
+        table = AudioEntry.__table__  # type: ignore[attr-defined]
+        found: dict[str, AudioEntry] = {}
+        for start in range(0, len(wanted), _LOOKUP_BATCH):
+            query = sa.select(table).where(
+                table.c.story_id == story_id,
+                table.c.voice == voice,
+                table.c.provider == provider,
+                table.c.text_hash.in_(wanted[start : start + _LOOKUP_BATCH]),
+            )
+            for row in connection.execute(query).mappings():
+                found[row["text_hash"]] = AudioEntry(**row)
+        return found
 
     def record(
         self, entry: AudioEntry, also: Callable[[sa.Connection], None] | None = None
@@ -200,7 +218,8 @@ def _in_memory(url: sa.URL) -> bool:
 def _create_engine(url: sa.URL) -> Engine:
     try:
         if url.get_backend_name() != "sqlite":
-            return sa.create_engine(url, pool_pre_ping=True)
+            # No pre-ping: it would add a round trip to every short transaction.
+            return sa.create_engine(url, pool_recycle=300)
         folder = Path(url.database or "").expanduser().parent
         folder.mkdir(parents=True, exist_ok=True)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:

@@ -12,11 +12,12 @@ drop the key's claim if it ran out, insert ours unless one is there.
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -27,6 +28,14 @@ from narrate.store.cache import writing
 from narrate.store.models import ParagraphClaim
 
 DEFAULT_LEASE = 30.0
+
+
+class ClaimState(enum.Enum):
+    """What came of trying to claim a paragraph."""
+
+    CLAIMED = "claimed"
+    HELD = "held"
+    DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -55,28 +64,43 @@ class ClaimStore:
         self.lease = lease
         self._table = ParagraphClaim.__table__  # type: ignore[attr-defined]
 
-    def acquire(self, key: ClaimKey) -> bool:
-        """Claim the paragraph; False when a live claim of another worker holds it."""
+    def acquire(
+        self, key: ClaimKey, finished: Callable[[sa.Connection], bool] | None = None
+    ) -> ClaimState:
+        """Claim the paragraph, unless a live claim of another worker holds it.
+
+        `finished`, asked inside the same transaction once the claim is ours,
+        says whether the paragraph's audio is there after all (another worker
+        finished it since we looked): then no claim is kept.
+        """
+        with self._writing() as connection:
+            if not self._insert(connection, key):
+                return ClaimState.HELD
+            if finished is not None and finished(connection):
+                self.release_in(connection, key)
+                return ClaimState.DONE
+        return ClaimState.CLAIMED
+
+    def _insert(self, connection: sa.Connection, key: ClaimKey) -> bool:
+        """Insert our claim, first clearing a claim that ran out or whose owner,
+        a process of this host, is gone."""
         now = time.time()
         table = self._table
         values = {**_columns(key), "owner": self.owner, "expires_at": now + self.lease}
-        with self._writing() as connection:
-            connection.execute(
-                sa.delete(table).where(_matches(table, key), table.c.expires_at < now)
-            )
-            if connection.execute(self._insert_unless_claimed(), values).first():
-                return True
-            owner = connection.execute(
-                sa.select(table.c.owner).where(_matches(table, key))
-            ).scalar()
-            if owner is None or not _dead_here(owner):
-                return False
-            connection.execute(
-                sa.delete(table).where(_matches(table, key), table.c.owner == owner)
-            )
-            return bool(
-                connection.execute(self._insert_unless_claimed(), values).first()
-            )
+        connection.execute(
+            sa.delete(table).where(_matches(table, key), table.c.expires_at < now)
+        )
+        if connection.execute(self._insert_unless_claimed(), values).first():
+            return True
+        owner = connection.execute(
+            sa.select(table.c.owner).where(_matches(table, key))
+        ).scalar()
+        if owner is None or not _dead_here(owner):
+            return False
+        connection.execute(
+            sa.delete(table).where(_matches(table, key), table.c.owner == owner)
+        )
+        return bool(connection.execute(self._insert_unless_claimed(), values).first())
 
     def release(self, key: ClaimKey) -> None:
         """Give up this worker's claim on the paragraph."""
