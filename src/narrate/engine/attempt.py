@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -129,39 +129,48 @@ class ProviderAttempt:
         is collected from the cache once the rest is done (`shared`).
         """
         pending = iter(todo)
-        width = max(
-            1, min(self.shop.concurrency, self.provider.max_concurrency, len(todo))
-        )
-        heartbeat = asyncio.create_task(self._keep_claims())
+        limit = min(self.shop.concurrency, self.provider.max_concurrency, len(todo))
+        width = max(1, limit)
+
+        async with self._claims_kept():
+            try:
+                if self.breaker.row.state != CLOSED:
+                    await self._work(pending, limit=1)
+
+                if not self.stopped:
+                    await _all_of([self._work(pending) for _ in range(width)])
+                await self._collect_others(width)
+            except _BreakerOpened as opened:
+                self._failed(opened.error, stop=True)
+
+    def _failed(self, error: ProviderError, stop: bool) -> None:
+        """Note a paragraph's failure; `stop` ends the attempt."""
+        self.failure = self.failure or error
+        self.stopped = self.stopped or stop
+        story = self.story.story_id
+        log.warning("%s failed on story %s: %s", self.provider.name, story, error)
+
+    @contextlib.asynccontextmanager
+    async def _claims_kept(self) -> AsyncIterator[None]:
+        """Renew this worker's claims while the attempt lasts; drop them after."""
+        claims = self.shop.claims
+        if claims is None:
+            yield
+            return
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(claims.lease / 3)
+                await asyncio.to_thread(claims.renew)
+
+        heartbeat = asyncio.create_task(renew())
         try:
-            if self.breaker.row.state != CLOSED:
-                await self._work(pending, limit=1)
-            if not self.stopped:
-                await _all_of([self._work(pending) for _ in range(width)])
-            await self._collect_others(width)
-        except _BreakerOpened as opened:
-            self.failure = self.failure or opened.error
-            self.stopped = True
-            log.warning(
-                "%s: breaker open, story %s moves on",
-                self.provider.name,
-                self.story.story_id,
-            )
+            yield
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-            if self.shop.claims is not None:
-                await asyncio.to_thread(self.shop.claims.release_all)
-
-    async def _keep_claims(self) -> None:
-        """Renew this worker's claims while the attempt lasts."""
-        claims = self.shop.claims
-        if claims is None:
-            return
-        while True:
-            await asyncio.sleep(claims.lease / 3)
-            await asyncio.to_thread(claims.renew)
+            await asyncio.to_thread(claims.release_all)
 
     async def _collect_others(self, width: int) -> None:
         """Wait for the paragraphs other workers claimed: take their audio from
@@ -208,18 +217,11 @@ class ProviderAttempt:
                 if not await self._narrate_claimed(unit):
                     continue
             except ProviderError as error:
-                self.failure = self.failure or error
-                self.stopped = not self.keep_going or isinstance(
-                    error, ProviderOutError
-                )
-                log.warning(
-                    "%s failed on story %s: %s",
-                    self.provider.name,
-                    self.story.story_id,
-                    error,
-                )
+                out = isinstance(error, ProviderOutError)
+                self._failed(error, stop=out or not self.keep_going)
             else:
                 self._advance()
+
             done += 1
             if limit is not None and done >= limit:
                 return
@@ -327,6 +329,7 @@ class ProviderAttempt:
             raise StoreError(
                 f"cannot write audio to {self.shop.store.root}: {error}"
             ) from error
+
         claims = self.shop.claims
         if claims is None or claim is None:
             self.shop.cache.record(entry)
@@ -341,6 +344,7 @@ class ProviderAttempt:
             halves = split_chunks(request.text, max(1, len(request.text) // 2))
             if len(halves) < 2:
                 raise
+
             log.info(
                 "%s: %d characters too long, splitting",
                 self.provider.name,
@@ -369,6 +373,7 @@ class ProviderAttempt:
                 raise TimedOutError(
                     provider.name, f"no answer within {deadline:g} s", code="timeout"
                 ) from error
+
             try:
                 audio.check_speech(speech.audio, request.text)
             except audio.AudioError as error:
@@ -378,6 +383,7 @@ class ProviderAttempt:
                     code="not_audio",
                     request_id=speech.request_id,
                 ) from error
+
             await breaker.success()
             return speech.audio, speech.request_id
 
