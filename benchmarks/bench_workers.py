@@ -110,7 +110,7 @@ import sys
 from pathlib import Path
 from narrate.engine.run import BatchJob, run_batch
 for path in sys.argv[2:]:
-    result = run_batch(BatchJob(Path(path), "milo", chain=["deepgram"],
+    result, = run_batch(BatchJob([Path(path)], "milo", chain=["deepgram"],
                                 concurrency=int(sys.argv[1])))
     assert result.complete, path
 """

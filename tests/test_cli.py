@@ -414,3 +414,60 @@ def test_broken_config_file_is_one_line_and_exit_4(narrate_home):
 
     assert result.returncode == 4
     assert "config.toml" in one_error_line(result)
+
+
+def test_a_directory_is_narrated_as_one_json_line_per_story(narrate_home):
+    result = run(narrate_home, "batch", str(EXAMPLES), "--json")
+
+    assert result.returncode == 0, result.stderr
+    stories = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(s["story_id"] for s in stories) == [
+        "lighthouse",
+        "market_day",
+        "the_long_walk",
+    ]
+    assert all(s["complete"] and s["status"] == "complete" for s in stories)
+
+
+def test_a_bad_file_among_good_ones_fails_alone_and_sets_the_exit_code(
+    narrate_home, tmp_path
+):
+    missing = tmp_path / "missing.txt"
+
+    result = run(
+        narrate_home, "batch", str(EXAMPLES / "market_day.txt"), str(missing), "--json"
+    )
+
+    assert result.returncode == 4
+    good, bad = (json.loads(line) for line in result.stdout.splitlines())
+    assert good["complete"] and good["error"] is None
+    assert bad["story_id"] == "missing" and "no such file" in bad["error"]
+    assert result.stderr.count("Error:") == 1
+
+
+def test_status_lists_every_story_and_how_it_was_narrated(narrate_home):
+    run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"))
+    run(narrate_home, "batch", str(EXAMPLES / "lighthouse.txt"), "--voice", "iris")
+
+    result = run(narrate_home, "status", "--json")
+
+    rows = {r["story_id"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(rows) == {"market_day", "lighthouse"}
+    assert rows["lighthouse"]["voice"] == "iris"
+    assert rows["market_day"]["status"] == "complete"
+    assert (
+        rows["market_day"]["used_provider"] == rows["market_day"]["preferred_provider"]
+    )
+    assert run(narrate_home, "status", "--degraded", "--json").stdout == ""
+
+
+def test_two_files_with_one_story_id_are_refused(narrate_home, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "tale.txt").write_text("One tale.")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "tale.txt").write_text("Another tale.")
+
+    result = run(narrate_home, "batch", str(tmp_path / "a"), str(tmp_path / "b"))
+
+    assert result.returncode == 4
+    assert "tale" in one_error_line(result)

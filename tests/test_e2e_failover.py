@@ -202,3 +202,23 @@ def test_a_provider_out_error_is_named_in_narrate_providers(providers, status):
     health = narrate_providers(providers)[0]
     assert (health["breaker"], health["last_reason"]) == ("open", "invalid_api_key")
     assert health["retry_at"] is not None
+
+
+def test_a_story_narrated_while_elevenlabs_fails_is_listed_as_degraded(providers):
+    providers.eleven.script.always(error(500))
+    providers.json(SIX)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "narrate", "status", "--degraded", "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env(providers.home),
+        timeout=60,
+    )
+
+    (row,) = map(json.loads, result.stdout.splitlines())
+    assert (row["story_id"], row["status"]) == ("tale", "degraded")
+    assert (row["used_provider"], row["preferred_provider"]) == (
+        "deepgram",
+        "elevenlabs",
+    )

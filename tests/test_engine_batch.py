@@ -10,7 +10,7 @@ import pytest
 from fakes import FakeProvider, speech_for, tone
 from narrate.engine.batch import StoryNarrator
 from narrate.engine.breaker import BreakerPolicy
-from narrate.engine.results import Outcome, Status, StoryResult
+from narrate.engine.results import Outcome, Status, StoryResult, worst_exit_code
 from narrate.errors import (
     ProviderError,
     ProviderOutError,
@@ -401,3 +401,45 @@ def test_providers_receive_the_neighbouring_paragraphs_as_context(cache, store):
 
     middle = next(r for r in a.requests if r.text == "Two.")
     assert (middle.previous_text, middle.next_text) == ("One.", "Three.")
+
+
+def test_the_worst_exit_code_of_a_run_is_its_most_serious():
+    def result(**kw):
+        base = {
+            "story_id": "s",
+            "source": Path("s"),
+            "voice": "v",
+            "preferred_provider": "a",
+            "used_provider": "a",
+            "paragraphs": [],
+        }
+        return StoryResult(**(base | kw))
+
+    fine, degraded = result(), result(used_provider="b")
+    broken = result(error="no such file")
+
+    assert worst_exit_code([fine, degraded], require_preferred=False) == 0
+    assert worst_exit_code([fine, degraded], require_preferred=True) == 5
+    assert worst_exit_code([degraded, broken, fine], require_preferred=True) == 4
+    assert worst_exit_code([], require_preferred=False) == 0
+
+
+def test_stories_narrated_together_share_the_concurrency_bound(cache, store):
+    a = FakeProvider("a", latency=0.01)
+    narrator = StoryNarrator(cache, store, concurrency=3)
+    lines = [f"Line {n} of the tale." for n in range(30)]
+
+    async def both() -> None:
+        await asyncio.gather(
+            *(
+                narrator.narrate(
+                    name, Path(name), split_paragraphs("\n\n".join(lines)), VOICE, [a]
+                )
+                for name in ("first", "second")
+            )
+        )
+
+    asyncio.run(both())
+
+    assert a.most_in_flight == 3
+    assert len(a.requests) == 60

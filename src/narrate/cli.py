@@ -115,10 +115,12 @@ def _not_empty(value: str | None) -> str | None:
 
 @app.command()
 def batch(
-    file: Annotated[
-        Path,
+    files: Annotated[
+        list[Path],
         typer.Argument(
-            help="The story: a text file.", show_default=False, readable=False
+            help="Story files, or directories of .txt and .md stories.",
+            show_default=False,
+            readable=False,
         ),
     ],
     voice: Annotated[
@@ -182,15 +184,17 @@ def batch(
         bool, typer.Option("--verbose", help="Log one line per provider request.")
     ] = False,
 ) -> None:
-    """Narrate a story in one voice, by the first provider of the chain that can
-    do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
-    input or configuration; 5: with --require-preferred, not the preferred voice."""
+    """Narrate stories, each in one voice, by the first provider of the chain that
+    can do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
+    input or configuration; 5: with --require-preferred, not the preferred voice.
+    With several stories, the most serious of their codes."""
     _logging(verbose)
     with _errors():
+        from narrate.engine.results import worst_exit_code
         from narrate.engine.run import BatchJob, run_batch
 
         job = BatchJob(
-            path=file,
+            paths=files,
             voice=voice,
             story_id=story_id,
             chain=_split_chain(chain),
@@ -204,13 +208,14 @@ def batch(
             from narrate.report import ProgressBar
 
             with ProgressBar(stderr) as bar:
-                result = run_batch(job, progress=bar)
+                results = run_batch(job, progress=bar)
         else:
-            result = run_batch(job)
+            results = run_batch(job)
 
-    code = result.exit_code(require_preferred)
-    _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
-    raise typer.Exit(code)
+    for result in results:
+        code = result.exit_code(require_preferred)
+        _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
+    raise typer.Exit(worst_exit_code(results, require_preferred))
 
 
 @app.command()
@@ -268,11 +273,49 @@ def providers(
         stdout.print(provider_table(statuses))
 
 
+@app.command()
+def status(
+    degraded: Annotated[
+        bool,
+        typer.Option(
+            "--degraded",
+            help="Only stories not complete in their preferred voice.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per story.")
+    ] = False,
+) -> None:
+    """List the stories narrated with this cache: status (complete, degraded,
+    incomplete), the provider used and the one preferred, when last narrated."""
+    with _errors():
+        from narrate.engine.status import story_statuses
+
+        stories = story_statuses(db, degraded=degraded)
+
+    from narrate.report import story_rows, story_table
+
+    if json_output:
+        for row in story_rows(stories):
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        stdout.print(story_table(stories))
+
+
 def _render(
     result: StoryResult, *, json_output: bool, quiet: bool, failed: bool
 ) -> None:
     from narrate.report import json_line, print_story, summary_line
 
+    if result.error is not None:
+        _error(result.error)
+        if json_output:
+            print(json_line(result), flush=True)
+        return
     if not quiet:
         for warning in result.warnings:
             stderr.print(

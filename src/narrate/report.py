@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,9 +29,15 @@ from narrate.voices import PROVIDER_NAMES, Voice
 
 if TYPE_CHECKING:
     from narrate.engine.status import ProviderStatus
+    from narrate.store.models import StoryRecord
 
 _PREVIEW_CHARS = 48
 _BREAKER_STYLE = {"closed": "green", "open": "bold red", "half_open": "yellow"}
+_STORY_STYLE = {
+    "complete": "green",
+    "degraded": "bold yellow",
+    "incomplete": "bold red",
+}
 _STATUS_STYLE = {
     "new": "green",
     "cached": "cyan",
@@ -176,6 +183,53 @@ def provider_table(statuses: Iterable[ProviderStatus]) -> Table:
     return table
 
 
+def story_rows(stories: Iterable[StoryRecord]) -> list[dict[str, object]]:
+    """The story table as JSON-ready dictionaries."""
+    return [
+        {
+            "story_id": s.story_id,
+            "voice": s.voice,
+            "source": s.source,
+            "status": s.status,
+            "preferred_provider": s.preferred_provider,
+            "used_provider": s.used_provider,
+            "paragraphs": s.paragraphs,
+            "chars": s.chars,
+            "narrated_at": _iso(s.narrated_at),
+        }
+        for s in stories
+    ]
+
+
+def story_table(stories: Iterable[StoryRecord]) -> Table:
+    """Every story: its voice, status, the provider used and the one preferred."""
+    table = Table(title="stories")
+    for column in (
+        "story",
+        "voice",
+        "status",
+        "used",
+        "preferred",
+        "paragraphs",
+        "narrated",
+    ):
+        table.add_column(column, no_wrap=column != "story")
+    for s in stories:
+        used = Text(s.used_provider or "-")
+        if s.used_provider != s.preferred_provider:
+            used.stylize("yellow")
+        table.add_row(
+            s.story_id,
+            s.voice,
+            Text(s.status, _STORY_STYLE.get(s.status, "")),
+            used,
+            s.preferred_provider,
+            str(s.paragraphs),
+            _local(s.narrated_at),
+        )
+    return table
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
@@ -196,7 +250,7 @@ class ProgressBar:
             console=console,
             transient=True,
         )
-        self._task: TaskID | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> ProgressBar:
         self._progress.start()
@@ -207,12 +261,13 @@ class ProgressBar:
 
     def begin(self, story_id: str, provider: str, done: int, total: int) -> None:
         """Show a fresh bar for the provider now narrating the story."""
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-        description = f"{story_id} [bold]{provider}[/bold]"
-        self._task = self._progress.add_task(description, total=total, completed=done)
+        if story_id in self._tasks:
+            self._progress.remove_task(self._tasks[story_id])
+        description = f"{escape(story_id)} [bold]{provider}[/bold]"
+        task = self._progress.add_task(description, total=total, completed=done)
+        self._tasks[story_id] = task
 
-    def advance(self) -> None:
-        """One more paragraph has audio."""
-        if self._task is not None:
-            self._progress.advance(self._task)
+    def advance(self, story_id: str) -> None:
+        """One more paragraph of the story has audio."""
+        if story_id in self._tasks:
+            self._progress.advance(self._tasks[story_id])

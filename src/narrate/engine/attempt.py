@@ -55,8 +55,8 @@ class Progress(Protocol):
     def begin(self, story_id: str, provider: str, done: int, total: int) -> None:
         """A provider starts on the story; `done` paragraphs are already cached."""
 
-    def advance(self) -> None:
-        """One more paragraph has audio."""
+    def advance(self, story_id: str) -> None:
+        """One more paragraph of the story has audio."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,19 @@ class Workshop:
     timeout: float
     progress: Progress | None = None
     claims: ClaimStore | None = None
+    slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, provider: Provider) -> AsyncIterator[None]:
+        """A place among the requests in flight: at most `concurrency` in all,
+        and at most the provider's cap for that provider, whatever the story."""
+        if not self.slots:
+            self.slots[""] = asyncio.Semaphore(self.concurrency)
+        if provider.name not in self.slots:
+            cap = min(self.concurrency, provider.max_concurrency)
+            self.slots[provider.name] = asyncio.Semaphore(cap)
+        async with self.slots[""], self.slots[provider.name]:
+            yield
 
     def usable(
         self,
@@ -228,7 +241,7 @@ class ProviderAttempt:
 
     def _advance(self) -> None:
         if self.shop.progress:
-            self.shop.progress.advance()
+            self.shop.progress.advance(self.story.story_id)
 
     async def _narrate_claimed(self, unit: Unit) -> bool:
         """Narrate the paragraph unless another worker has claimed it (False)."""
@@ -367,7 +380,7 @@ class ProviderAttempt:
 
         async def once() -> tuple[bytes, str | None]:
             try:
-                async with asyncio.timeout(deadline):
+                async with self.shop.slot(provider), asyncio.timeout(deadline):
                     speech = await provider.synthesize(request)
             except TimeoutError as error:
                 raise TimedOutError(

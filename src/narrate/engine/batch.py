@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from narrate.engine.attempt import Progress, ProviderAttempt, Workshop
@@ -30,7 +31,8 @@ from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
 from narrate.store.claims import DEFAULT_LEASE, ClaimStore, worker_id
 from narrate.store.health import HealthStore
-from narrate.store.models import AudioEntry
+from narrate.store.models import AudioEntry, StoryRecord
+from narrate.store.stories import StoryStore
 from narrate.text import Paragraph
 from narrate.voices import Voice
 
@@ -54,6 +56,7 @@ class StoryNarrator:
         claims = ClaimStore(cache.engine, worker_id(), claim_lease)
         self.shop = Workshop(cache, store, concurrency, timeout, progress, claims)
         self.health = HealthStore(cache.engine)
+        self.stories = StoryStore(cache.engine)
         self.breakers = dict(breakers or {})
 
     async def narrate(
@@ -80,7 +83,7 @@ class StoryNarrator:
                 break
 
         used = most_complete(entries, len(story.units))
-        return StoryResult(
+        result = StoryResult(
             story_id=story_id,
             source=source,
             voice=voice.name,
@@ -95,6 +98,8 @@ class StoryNarrator:
             ),
             attempts=attempts,
         )
+        await asyncio.to_thread(self.stories.record, _record(result))
+        return result
 
     async def _attempt(
         self, story: Story, provider: Provider, last: bool
@@ -131,6 +136,21 @@ class StoryNarrator:
             new = work.new
         attempt.seconds = round(time.monotonic() - started, 3)
         return attempt, found, new
+
+
+def _record(result: StoryResult) -> StoryRecord:
+    """The story's row for the story table."""
+    return StoryRecord(
+        story_id=result.story_id,
+        voice=result.voice,
+        source=str(result.source),
+        preferred_provider=result.preferred_provider,
+        used_provider=result.used_provider,
+        status=result.status,
+        paragraphs=len(result.paragraphs),
+        chars=sum(p.chars for p in result.paragraphs),
+        narrated_at=datetime.now(UTC),
+    )
 
 
 def _skipped(provider: str, breaker: Breaker, cached: int, missing: int) -> Attempt:

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from narrate.errors import EXIT_INCOMPLETE, EXIT_NOT_PREFERRED, EXIT_OK
+from narrate.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INCOMPLETE,
+    EXIT_NOT_PREFERRED,
+    EXIT_OK,
+)
 
 
 class Status(StrEnum):
@@ -88,11 +93,21 @@ class StoryResult:
     encoding: str = "utf-8"
     warnings: list[str] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def complete(self) -> bool:
         """Whether every speakable paragraph has audio."""
+        if self.error is not None:
+            return False
         return all(p.status is not Status.FAILED for p in self.paragraphs)
+
+    @property
+    def status(self) -> str:
+        """`complete`, `degraded` (all audio, not all preferred) or `incomplete`."""
+        if not self.complete:
+            return "incomplete"
+        return "degraded" if self.degraded else "complete"
 
     @property
     def degraded(self) -> bool:
@@ -106,11 +121,23 @@ class StoryResult:
 
     def exit_code(self, require_preferred: bool = False) -> int:
         """The story's share of the process exit code."""
+        if self.error is not None:
+            return EXIT_BAD_INPUT
         if not self.complete:
             return EXIT_INCOMPLETE
         if require_preferred and self.degraded:
             return EXIT_NOT_PREFERRED
         return EXIT_OK
+
+
+# Exit codes from the least to the most serious, to pick a run's worst.
+_SEVERITY = (EXIT_OK, EXIT_NOT_PREFERRED, EXIT_INCOMPLETE, EXIT_BAD_INPUT)
+
+
+def worst_exit_code(results: list[StoryResult], require_preferred: bool) -> int:
+    """The most serious exit code of the stories of a run."""
+    codes = [result.exit_code(require_preferred) for result in results]
+    return max(codes, key=_SEVERITY.index, default=EXIT_OK)
 
 
 def story_dict(result: StoryResult) -> dict[str, object]:
@@ -123,6 +150,8 @@ def story_dict(result: StoryResult) -> dict[str, object]:
         "used_provider": result.used_provider,
         "complete": result.complete,
         "degraded": result.degraded,
+        "status": result.status,
+        "error": result.error,
         "encoding": result.encoding,
         "warnings": result.warnings,
         "missing": result.missing,

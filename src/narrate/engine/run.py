@@ -1,9 +1,11 @@
-"""A whole `narrate batch` run: settings, story, chain, cache, narration, export.
+"""A whole `narrate batch` run: settings, stories, chain, cache, narration, export.
 
 This is the library's entry point for the CLI and for anyone scripting
 narrate from Python. Everything that can be checked before a provider is
-called (the story file, the voice, the chain, the database) is checked
-first, so bad input fails fast and leaves no trace in the cache.
+called (the voice, the chain, the database, each story file) is checked
+first, so bad input fails fast and leaves no trace in the cache. A story
+file that cannot be read fails alone: the run goes on with the others and
+reports it among the results.
 """
 
 from __future__ import annotations
@@ -13,24 +15,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.config import load_settings
+from narrate.config import Settings, load_settings
 from narrate.engine.batch import Progress, StoryNarrator
-from narrate.engine.chain import build_chain
+from narrate.engine.chain import Chain, build_chain
 from narrate.engine.export import check_out_dir, export_story
 from narrate.engine.results import StoryResult
-from narrate.errors import ConfigError
-from narrate.providers import Provider
+from narrate.errors import ConfigError, InputError
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
-from narrate.text import Paragraph, load_story
+from narrate.text import LoadedStory, load_story
 from narrate.voices import Voice, find_voice, load_catalog
+
+STORY_SUFFIXES = (".txt", ".md")
 
 
 @dataclass(frozen=True)
 class BatchJob:
-    """What `narrate batch` was asked to do; None means the configured default."""
+    """What `narrate batch` was asked to do; None means the configured default.
 
-    path: Path
+    `paths` are story files and directories; a directory stands for every
+    `.txt` and `.md` file below it.
+    """
+
+    paths: Sequence[Path]
     voice: str
     story_id: str | None = None
     chain: Sequence[str] | None = None
@@ -41,22 +48,34 @@ class BatchJob:
     encoding: str | None = None
 
 
+@dataclass(frozen=True)
+class _Story:
+    """A story file to narrate: loaded, or the reason it cannot be."""
+
+    path: Path
+    story_id: str
+    loaded: LoadedStory | None
+    error: InputError | None = None
+
+
 def run_batch(
     job: BatchJob,
     *,
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
-) -> StoryResult:
-    """Narrate one story file and return what happened to each paragraph."""
+) -> list[StoryResult]:
+    """Narrate every story of the job; one result per story, in the job's order."""
     settings = load_settings(env, database_url=job.database_url)
     voice = find_voice(load_catalog(settings.voices), job.voice)
     concurrency = int(_positive("--concurrency", job.concurrency, settings.concurrency))
     timeout = _positive("--timeout", job.timeout, settings.timeout)
-    story = load_story(job.path, job.encoding)
+    stories = _stories(job)
     chain = build_chain(job.chain, settings, timeout)
-    story_id = job.story_id or job.path.stem
-    if job.out_dir is not None:
-        check_out_dir(job.out_dir, story_id)
+    for story in stories:
+        if job.out_dir is not None and story.loaded is not None:
+            check_out_dir(_out_dir(job, story, len(stories)), story.story_id)
+    if all(story.loaded is None for story in stories):
+        return [_unreadable(story, voice, chain) for story in stories]
 
     cache = Cache.open(settings.database_url)
     try:
@@ -69,38 +88,122 @@ def run_batch(
             claim_lease=settings.claim_lease,
             progress=progress,
         )
-        result = asyncio.run(
-            _narrate(
-                narrator, story_id, job.path, story.paragraphs, voice, chain.providers
-            )
-        )
+        results = asyncio.run(_narrate_all(narrator, stories, voice, chain, settings))
     finally:
         cache.close()
+    count = len(stories)
+    return [
+        _finish(job, chain, story, result, count)
+        for story, result in zip(stories, results, strict=True)
+    ]
 
-    result.encoding = story.encoding
+
+def story_paths(paths: Sequence[Path]) -> list[Path]:
+    """The story files named: files as given, directories by their `.txt` and
+    `.md` files (recursively, sorted, hidden ones left out). A path that does
+    not exist, or a directory without stories, stays, to fail on its own."""
+    found: list[Path] = []
+    for path in paths:
+        inside = _stories_in(path) if path.is_dir() else []
+        found.extend(inside or [path])
+    return list(dict.fromkeys(found))
+
+
+def _stories_in(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() in STORY_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def _stories(job: BatchJob) -> list[_Story]:
+    paths = story_paths(job.paths)
+    if job.story_id is not None and len(paths) > 1:
+        raise ConfigError("--story-id names one story; this run has several")
+
+    stems = [job.story_id or path.stem for path in paths]
+    twice = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if twice:
+        raise ConfigError(
+            f"two story files would share the story id {twice[0]!r}; "
+            "narrate them in separate runs"
+        )
+
+    stories = []
+    for path in paths:
+        story_id = job.story_id or path.stem
+        try:
+            if path.is_dir():
+                raise InputError(f"{path}: a directory without .txt or .md stories")
+            stories.append(_Story(path, story_id, load_story(path, job.encoding)))
+        except InputError as error:
+            stories.append(_Story(path, story_id, None, error))
+    return stories
+
+
+async def _narrate_all(
+    narrator: StoryNarrator,
+    stories: list[_Story],
+    voice: Voice,
+    chain: Chain,
+    settings: Settings,
+) -> list[StoryResult]:
+    """Narrate the stories together, at most `concurrency` of them at a time."""
+    turns = asyncio.Semaphore(narrator.shop.concurrency)
+
+    async def one(story: _Story) -> StoryResult:
+        if story.loaded is None:
+            return _unreadable(story, voice, chain)
+        async with turns:
+            return await narrator.narrate(
+                story.story_id,
+                story.path.resolve(),
+                story.loaded.paragraphs,
+                voice,
+                chain.providers,
+            )
+
+    try:
+        return list(await asyncio.gather(*(one(story) for story in stories)))
+    finally:
+        for provider in chain.providers:
+            await provider.aclose()
+
+
+def _finish(
+    job: BatchJob, chain: Chain, story: _Story, result: StoryResult, count: int
+) -> StoryResult:
+    if story.loaded is None:
+        return result
     result.left_out = chain.left_out
-    if story.warning:
-        result.warnings.append(story.warning)
+    result.encoding = story.loaded.encoding
+    if story.loaded.warning:
+        result.warnings.append(story.loaded.warning)
     if job.out_dir is not None:
-        result = export_story(result, job.out_dir)
+        result = export_story(result, _out_dir(job, story, count))
     return result
 
 
-async def _narrate(
-    narrator: StoryNarrator,
-    story_id: str,
-    path: Path,
-    paragraphs: Sequence[Paragraph],
-    voice: Voice,
-    chain: list[Provider],
-) -> StoryResult:
-    try:
-        return await narrator.narrate(
-            story_id, path.resolve(), paragraphs, voice, chain
-        )
-    finally:
-        for provider in chain:
-            await provider.aclose()
+def _unreadable(story: _Story, voice: Voice, chain: Chain) -> StoryResult:
+    return StoryResult(
+        story_id=story.story_id,
+        source=story.path.absolute(),
+        voice=voice.name,
+        preferred_provider=chain.providers[0].name,
+        used_provider=None,
+        paragraphs=[],
+        left_out=chain.left_out,
+        error=str(story.error),
+    )
+
+
+def _out_dir(job: BatchJob, story: _Story, count: int) -> Path:
+    """`--out` itself for one story; a folder per story inside it for several."""
+    assert job.out_dir is not None
+    return job.out_dir if count == 1 else job.out_dir / story.story_id
 
 
 def _positive(flag: str, value: float | None, default: float) -> float:

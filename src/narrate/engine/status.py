@@ -1,4 +1,5 @@
-"""What `narrate providers` reports: each provider's configuration and health."""
+"""What `narrate providers` and `narrate status` report: each provider's
+configuration and health, and every story narrated with the cache."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from narrate.engine.chain import missing_key
 from narrate.providers import DEFAULT_CHAIN
 from narrate.store.cache import Cache
 from narrate.store.health import HealthStore
+from narrate.store.models import StoryRecord
+from narrate.store.stories import StoryStore
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,20 @@ def provider_statuses(
             )
         )
     return statuses
+
+
+def story_statuses(
+    database_url: str | None = None,
+    *,
+    degraded: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> list[StoryRecord]:
+    """The stories narrated with this cache, newest first; with `degraded`, only
+    those not complete in their preferred voice (degraded or incomplete)."""
+    settings = load_settings(env, database_url=database_url)
+    cache = Cache.open(settings.database_url)
+    try:
+        statuses = ("degraded", "incomplete") if degraded else None
+        return StoryStore(cache.engine).all(statuses)
+    finally:
+        cache.close()

@@ -81,3 +81,24 @@ class ParagraphClaim(SQLModel, table=True):
     provider: str = Field(primary_key=True, max_length=50)
     owner: str = Field(max_length=255, index=True)
     expires_at: float
+
+
+class StoryRecord(SQLModel, table=True):
+    """A story as last narrated in one voice: where it came from, how it went.
+
+    `status` is `complete` (every paragraph by the preferred provider),
+    `degraded` (every paragraph has audio, not all of it by the preferred
+    provider) or `incomplete` (some paragraphs have no audio).
+    """
+
+    __tablename__ = "story"
+
+    story_id: str = Field(primary_key=True, max_length=255)
+    voice: str = Field(primary_key=True, max_length=100)
+    source: str = Field(max_length=4096)
+    preferred_provider: str = Field(max_length=50)
+    used_provider: str | None = Field(default=None, max_length=50)
+    status: str = Field(max_length=12, index=True)
+    paragraphs: int
+    chars: int
+    narrated_at: datetime

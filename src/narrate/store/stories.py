@@ -1,0 +1,46 @@
+"""The story table: one row per story and voice, replaced at every narration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from narrate.store.cache import writing
+from narrate.store.models import StoryRecord
+
+_KEY = ["story_id", "voice"]
+
+
+class StoryStore:
+    """Reads and upserts of story rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._table = StoryRecord.__table__  # type: ignore[attr-defined]
+
+    def record(self, story: StoryRecord) -> None:
+        """Insert the story's row, or replace the one of the same story and voice."""
+        values = story.model_dump()
+        insert = (
+            postgresql.insert
+            if self.engine.dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        statement = insert(self._table).values(**values)
+        updates = {
+            name: statement.excluded[name] for name in values if name not in _KEY
+        }
+        with writing(self.engine) as connection:
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=_KEY, set_=updates)
+            )
+
+    def all(self, statuses: tuple[str, ...] | None = None) -> list[StoryRecord]:
+        """Every story row, newest first; only those of `statuses` when given."""
+        table = self._table
+        query = sa.select(table).order_by(table.c.narrated_at.desc(), table.c.story_id)
+        if statuses:
+            query = query.where(table.c.status.in_(statuses))
+        with self.engine.connect() as connection:
+            return [StoryRecord(**row) for row in connection.execute(query).mappings()]
