@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env
-from e2e import SIX, Providers, attempt, cooldown, texts, used
+from e2e import DG_KEY, EL_KEY, SIX, Providers, attempt, cooldown, texts, used
 from standins import audio, elevenlabs_error, error, hang, reset
 
 SIXTY = "\n\n".join(f"Paragraph {n} of a long and patient story." for n in range(60))
@@ -222,3 +222,37 @@ def test_a_story_narrated_while_elevenlabs_fails_is_listed_as_degraded(providers
         "deepgram",
         "elevenlabs",
     )
+
+
+def test_workers_starting_after_the_cool_down_follow_one_probe(providers):
+    cooldown(providers, 1)
+    providers.eleven.script.always(error(500))
+    providers.json(SIX)
+    providers.eleven.script.always(audio())
+    providers.eleven.clear_requests()
+    providers.deepgram.clear_requests()
+    time.sleep(1.2)
+    story = providers.story(SIX)
+    env = {
+        "ELEVENLABS_API_KEY": EL_KEY,
+        "DEEPGRAM_API_KEY": DG_KEY,
+        "NARRATE_ELEVENLABS_URL": providers.eleven.url,
+        "NARRATE_DEEPGRAM_URL": providers.deepgram.url,
+        "NARRATE_CHAIN": "elevenlabs,deepgram",
+    }
+
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "narrate", "batch", str(story), "--json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=cli_env(providers.home, **env),
+        )
+        for _ in range(3)
+    ]
+    stories = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
+
+    assert [s["used_provider"] for s in stories] == ["elevenlabs"] * 3
+    assert not any(s["degraded"] for s in stories)
+    assert len(providers.eleven.speech_requests) == 6, "each paragraph paid once"
+    assert providers.deepgram.speech_requests == []

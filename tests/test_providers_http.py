@@ -458,3 +458,22 @@ def test_backoff_doubles_with_jitter_and_stops_at_its_ceiling():
     assert all(1 <= d <= 2 for d in delays[1])
     assert all(2 <= d <= 4 for d in delays[3])
     assert len(set(delays[0])) > 1, "jittered, not in step"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [KEY.upper(), KEY[3:], KEY[:10], KEY[:-1] + "X", f"key={KEY[2:14]}..."],
+    ids=["upper", "cut-front", "prefix", "last-changed", "fragment"],
+)
+def test_a_key_echoed_changed_or_cut_is_blanked_too(mock, echo):
+    body = {"detail": {"status": "invalid_api_key", "message": f"Key {echo} is bad"}}
+    mock.post(EL_SPEAK).mock(return_value=httpx.Response(401, json=body))
+
+    error = failure(elevenlabs())
+
+    for size in range(8, len(KEY) + 1):
+        assert not any(
+            KEY[i : i + size].lower() in error.message.lower()
+            for i in range(len(KEY) - size + 1)
+        )
+    assert "is bad" in error.message

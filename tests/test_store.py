@@ -15,8 +15,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from fakes import speech_for
-from narrate.errors import ConfigError
-from narrate.store.cache import Cache, migrate
+from narrate.config import load_settings
+from narrate.errors import ConfigError, StoreError
+from narrate.store.cache import Cache, database_errors, migrate
 from narrate.store.claims import ClaimKey, ClaimState, ClaimStore, worker_id
 from narrate.store.models import AudioEntry
 
@@ -209,3 +210,26 @@ def test_voices_that_differ_only_in_odd_characters_get_different_directories(sto
 
     assert first != second
     assert store.relative_path("story", "milo", "a", "h", "wav").split("/")[2] == "milo"
+
+
+def test_a_database_failure_mid_run_is_one_store_error(cache):
+    with pytest.raises(StoreError, match="cache database .* failed"):  # noqa: SIM117
+        with database_errors(cache.engine), cache.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT * FROM no_such_table")
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("timeout = nan", "timeout"),
+        ("claim_lease = 0.05", "claim_lease"),
+        ("concurrency = 2.5", "concurrency"),
+        ("timeout = 1e400", "timeout"),
+    ],
+)
+def test_odd_numbers_in_the_config_file_are_refused(narrate_home, setting, words):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text(setting + "\n")
+
+    with pytest.raises(ConfigError, match=words):
+        load_settings({"NARRATE_HOME": str(narrate_home)})

@@ -159,7 +159,11 @@ def batch(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
+        typer.Option(
+            help="Cache database URL.",
+            show_default="SQLite in the data dir",
+            callback=_not_empty,
+        ),
     ] = None,
     encoding: Annotated[
         str | None,
@@ -252,7 +256,11 @@ def voices(
 def providers(
     db: Annotated[
         str | None,
-        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
+        typer.Option(
+            help="Cache database URL.",
+            show_default="SQLite in the data dir",
+            callback=_not_empty,
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the providers as JSON.")
@@ -284,7 +292,11 @@ def status(
     ] = False,
     db: Annotated[
         str | None,
-        typer.Option(help="Cache database URL.", show_default="SQLite in the data dir"),
+        typer.Option(
+            help="Cache database URL.",
+            show_default="SQLite in the data dir",
+            callback=_not_empty,
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per story.")
@@ -325,7 +337,7 @@ def _render(
         print(json_line(result), flush=True)
     elif not quiet:
         print_story(stdout, result)
-    elif failed:
+    if quiet and failed:
         _error(summary_line(result))
 
 

@@ -9,6 +9,7 @@ config directory. A missing config file is the same as an empty one.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +25,13 @@ APP_NAME = "narrate"
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLAIM_LEASE = 30.0
+
+# The range of each numeric setting: low, high, whether it must be whole.
+_RANGES = {
+    "concurrency": (1, 1000, True),
+    "timeout": (0.1, 3600, False),
+    "claim_lease": (1, 3600, False),
+}
 
 _TOP_LEVEL_KEYS = {
     "database_url",
@@ -119,7 +127,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def _env_chain(env: Mapping[str, str]) -> list[str] | None:
     value = env.get("NARRATE_CHAIN", "")
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
     return names or None
 
 
@@ -128,14 +136,27 @@ def _chain(value: object, path: Path) -> tuple[str, ...] | None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: chain must be a list of provider names")
-    return tuple(value)
+    if not value:
+        raise ConfigError(f"{path}: the provider chain is empty")
+    return tuple(name.strip().lower() for name in value)
+
+
+def number(
+    value: object, where: str, low: float, high: float, *, whole: bool = False
+) -> Any:
+    """`value` if it is a finite number (whole if asked) from `low` to `high`."""
+    kinds = int if whole else int | float
+    if isinstance(value, kinds) and not isinstance(value, bool):
+        assert isinstance(value, int | float)
+        if math.isfinite(value) and low <= value <= high:
+            return value
+    kind = "a whole number" if whole else "a number"
+    raise ConfigError(f"{where} must be {kind} from {low:g} to {high:g}")
 
 
 def _positive(data: Mapping[str, Any], key: str, default: float, path: Path) -> Any:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{path}: {key} must be a positive number")
-    return value
+    low, high, whole = _RANGES[key]
+    return number(data.get(key, default), f"{path}: {key}", low, high, whole=whole)
 
 
 def _tables(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class ProviderError(NarrateError):
         code: str | None = None,
         status: int | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
@@ -72,6 +73,7 @@ class ProviderError(NarrateError):
         self.code = code
         self.status = status
         self.request_id = request_id
+        self.retry_after = retry_after
 
     @property
     def reason(self) -> str:
@@ -95,22 +97,10 @@ class ProviderError(NarrateError):
 
 
 class TransientError(ProviderError):
-    """A failure that may pass: retry with backoff, then give up on the provider."""
+    """A failure that may pass: retry with backoff, then give up on the provider.
 
-    def __init__(
-        self,
-        provider: str,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        code: str | None = None,
-        status: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            provider, message, code=code, status=status, request_id=request_id
-        )
-        self.retry_after = retry_after
+    `retry_after` is how long the provider asked narrate to wait, if it said.
+    """
 
 
 class TimedOutError(TransientError):

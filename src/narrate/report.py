@@ -178,7 +178,13 @@ def provider_table(statuses: Iterable[ProviderStatus]) -> Table:
         failure = "-"
         if s.last_failure_at:
             failure = f"{_local(s.last_failure_at)} {s.last_reason or ''}".strip()
-        again = _local(s.retry_at) if s.retry_at else "now"
+        again = "now"
+        if s.state == "half_open":
+            again = "being probed"
+        elif s.retry_at and s.retry_at > datetime.now(UTC):
+            again = _local(s.retry_at)
+        elif s.retry_at:
+            again = "cool-down over: the next run probes it"
         table.add_row(s.provider, configured, breaker, failure, again)
     return table
 

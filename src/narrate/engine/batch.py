@@ -53,7 +53,8 @@ class StoryNarrator:
         progress: Progress | None = None,
         claim_lease: float = DEFAULT_LEASE,
     ) -> None:
-        claims = ClaimStore(cache.engine, worker_id(), claim_lease)
+        self.owner = worker_id()
+        claims = ClaimStore(cache.engine, self.owner, claim_lease)
         self.shop = Workshop(cache, store, concurrency, timeout, progress, claims)
         self.health = HealthStore(cache.engine)
         self.stories = StoryStore(cache.engine)
@@ -118,7 +119,7 @@ class StoryNarrator:
         )
         todo = [unit for unit in story.units if unit.text_hash not in found]
         policy = self.breakers.get(provider.name, BreakerPolicy())
-        breaker = Breaker(provider.name, self.health, policy)
+        breaker = Breaker(provider.name, self.health, policy, self.owner)
         admission = await breaker.admit() if todo else Admission.GO
 
         if admission is Admission.SKIP:
@@ -155,7 +156,11 @@ def _record(result: StoryResult) -> StoryRecord:
 
 def _skipped(provider: str, breaker: Breaker, cached: int, missing: int) -> Attempt:
     until = breaker.retry_at
-    when = f" until {until.astimezone().strftime('%H:%M:%S')}" if until else ""
+    when = ""
+    if until:
+        local = until.astimezone()
+        today = local.date() == datetime.now(local.tzinfo).date()
+        when = f" until {local.strftime('%H:%M:%S' if today else '%Y-%m-%d %H:%M')}"
     message = f"breaker open{when} ({breaker.row.last_reason or 'failures'})"
     return Attempt(
         provider,

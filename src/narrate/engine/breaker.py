@@ -5,10 +5,13 @@
     half_open ──(the probe succeeds)──> closed
     half_open ──(the probe fails)──> open, for another cool-down
 
-While a breaker is open, its provider is skipped without a request. A probe
-that was claimed and never finished (its worker died) may be taken over once
-`probe_timeout` has passed. Failures that say nothing about the provider's
-health (a voice it refuses, a text too long) are not counted.
+While a breaker is open, its provider is skipped without a request; while
+another worker probes it, a worker waits for the probe's result. A probe
+whose worker died is taken over: at once when that worker ran on this host,
+after `probe_timeout` otherwise. A breaker opened under another key or base
+URL (its `fingerprint`) does not hold back the provider as now configured.
+Failures that say nothing about the provider's health (a voice it refuses, a
+text too long, a plain "slow down") are not counted.
 """
 
 from __future__ import annotations
@@ -20,17 +23,21 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from narrate.config import number
 from narrate.errors import (
-    ConfigError,
     ProviderError,
     ProviderOutError,
     TooLongError,
     VoiceError,
 )
+from narrate.store.claims import dead_here
 from narrate.store.health import HealthStore
 from narrate.store.models import ProviderHealth
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+# How often a worker looks whether another worker's probe has come back.
+_PROBE_POLL = 0.5
+_WEEK = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -40,25 +47,20 @@ class BreakerPolicy:
     threshold: int = 3
     cooldown: float = 300.0
     probe_timeout: float = 180.0
+    fingerprint: str | None = None
 
     @classmethod
     def from_settings(cls, provider: str, table: Mapping[str, Any]) -> BreakerPolicy:
         """The policy from `failure_threshold` and `cooldown` in a provider's table."""
+        where = f"providers.{provider}"
         threshold = table.get("failure_threshold", cls.threshold)
         cooldown = table.get("cooldown", cls.cooldown)
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, int)
-            or threshold < 1
-        ):
-            raise ConfigError(f"providers.{provider}.failure_threshold must be >= 1")
-        if (
-            isinstance(cooldown, bool)
-            or not isinstance(cooldown, int | float)
-            or cooldown < 0
-        ):
-            raise ConfigError(f"providers.{provider}.cooldown must be seconds >= 0")
-        return cls(threshold=threshold, cooldown=float(cooldown))
+        return cls(
+            threshold=number(
+                threshold, f"{where}.failure_threshold", 1, 10**6, whole=True
+            ),
+            cooldown=float(number(cooldown, f"{where}.cooldown", 0, _WEEK)),
+        )
 
 
 class Admission(StrEnum):
@@ -73,40 +75,65 @@ def counts(error: ProviderError) -> bool:
     """Whether a failure says something about the provider's health.
 
     A voice it refuses or a text too long is about the request; a 429 says the
-    provider is alive and asks for patience, which the retries give it.
+    provider is alive and asks for patience, which the retries give it (unless
+    it asks for more patience than narrate has, which puts it out).
     """
-    return not isinstance(error, TooLongError | VoiceError) and error.status != 429
+    if isinstance(error, TooLongError | VoiceError):
+        return False
+    return error.status != 429 or isinstance(error, ProviderOutError)
 
 
 class Breaker:
-    """One provider's breaker, as seen by one run."""
+    """One provider's breaker, as seen by one worker (`owner`)."""
 
     def __init__(
-        self, provider: str, store: HealthStore, policy: BreakerPolicy
+        self, provider: str, store: HealthStore, policy: BreakerPolicy, owner: str = ""
     ) -> None:
         self.provider = provider
         self.store = store
         self.policy = policy
+        self.owner = owner
         self.row = ProviderHealth(provider=provider, updated_at=datetime.now(UTC))
 
     async def admit(self) -> Admission:
-        """Whether the run may use the provider, must probe it, or must skip it."""
-        self.row = await asyncio.to_thread(self.store.get, self.provider)
-        now = datetime.now(UTC)
-        if self.row.state == CLOSED:
-            return Admission.GO
-        if self.row.state == OPEN and _aware(self.row.retry_at) > now:
-            return Admission.SKIP
+        """Whether the run may use the provider, must probe it, or must skip it.
 
+        While another live worker probes the provider, this one waits for the
+        probe's result rather than move its story to another voice.
+        """
+        while True:
+            self.row = await asyncio.to_thread(self.store.get, self.provider)
+            admission = self._admission(datetime.now(UTC))
+            if admission is not None:
+                return admission
+            if await self._claim_probe():
+                return Admission.PROBE
+            if self.row.state != HALF_OPEN:
+                return Admission.SKIP
+            await asyncio.sleep(_PROBE_POLL)
+
+    def _admission(self, now: datetime) -> Admission | None:
+        """GO or SKIP when the row decides it alone; None when a probe may be due."""
+        row, fingerprint = self.row, self.policy.fingerprint
+        if row.state == CLOSED:
+            return Admission.GO
+        if row.fingerprint and fingerprint and row.fingerprint != fingerprint:
+            return Admission.GO  # opened under another key or URL: try the new one
+        if row.state == OPEN and _aware(row.retry_at) > now:
+            return Admission.SKIP
+        return None
+
+    async def _claim_probe(self) -> bool:
         claimed = False
+        now = datetime.now(UTC)
 
         def claim(row: ProviderHealth) -> ProviderHealth | None:
             nonlocal claimed
-            claimed = _probe_claim(row, now, self.policy)
+            claimed = _probe_claim(row, now, self.policy, self.owner)
             return row if claimed else None
 
         self.row = await asyncio.to_thread(self.store.change, self.provider, claim)
-        return Admission.PROBE if claimed else Admission.SKIP
+        return claimed
 
     async def failure(self, error: ProviderError) -> bool:
         """Count a failed request; whether the breaker is open now."""
@@ -143,11 +170,15 @@ def _failed(
     row.last_reason = error.reason[:100]
     row.last_message = str(error)[:500]
     row.updated_at = now
+
     out = isinstance(error, ProviderOutError)
     if out or row.failures >= policy.threshold or row.state != CLOSED:
+        cooldown = max(policy.cooldown, min(error.retry_after or 0.0, _WEEK))
         row.state = OPEN
-        row.retry_at = now + timedelta(seconds=policy.cooldown)
+        row.retry_at = now + timedelta(seconds=cooldown)
         row.probe_at = None
+        row.probe_owner = None
+        row.fingerprint = policy.fingerprint
     return row
 
 
@@ -158,19 +189,28 @@ def _succeeded(row: ProviderHealth, now: datetime) -> ProviderHealth | None:
     row.failures = 0
     row.retry_at = None
     row.probe_at = None
+    row.probe_owner = None
     row.updated_at = now
     return row
 
 
-def _probe_claim(row: ProviderHealth, now: datetime, policy: BreakerPolicy) -> bool:
-    """Turn the row into a claimed probe, if the breaker lets one through now."""
+def _probe_claim(
+    row: ProviderHealth, now: datetime, policy: BreakerPolicy, owner: str
+) -> bool:
+    """Turn the row into a claimed probe, if the breaker lets one through now:
+    its cool-down is over, or the probe under way was abandoned (its worker
+    died, here or past `probe_timeout`)."""
     cooled = row.state == OPEN and _aware(row.retry_at) <= now
     abandoned_at = _aware(row.probe_at) + timedelta(seconds=policy.probe_timeout)
-    abandoned = row.state == HALF_OPEN and abandoned_at <= now
+    abandoned = row.state == HALF_OPEN and (
+        abandoned_at <= now
+        or (row.probe_owner is not None and dead_here(row.probe_owner))
+    )
     if not (cooled or abandoned):
         return False
     row.state = HALF_OPEN
     row.probe_at = now
+    row.probe_owner = owner or None
     row.updated_at = now
     return True
 

@@ -13,12 +13,13 @@ config file, for regional hosts, proxies and tests.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from narrate.config import Settings
+from narrate.config import Settings, number
 from narrate.engine.breaker import BreakerPolicy
 from narrate.engine.results import LeftOut
 from narrate.errors import ConfigError
@@ -60,6 +61,12 @@ def build_chain(
     names: Sequence[str] | None, settings: Settings, timeout: float
 ) -> Chain:
     """The providers of the chain, and those the default chain had to leave out."""
+    for table in settings.providers:
+        if table not in DEFAULT_CHAIN:
+            raise ConfigError(
+                f"{settings.config_path}: unknown provider [providers.{table}]; "
+                f"known providers: {', '.join(DEFAULT_CHAIN)}"
+            )
     explicit = names is not None or settings.chain is not None
     wanted = list(names if names is not None else settings.chain or DEFAULT_CHAIN)
     _check_names(wanted)
@@ -77,12 +84,24 @@ def build_chain(
     if not chain:
         raise ConfigError("no provider of the chain can run; add espeak to the chain")
     breakers = {
-        provider.name: BreakerPolicy.from_settings(
-            provider.name, _table(provider.name, settings)
+        provider.name: replace(
+            BreakerPolicy.from_settings(provider.name, _table(provider.name, settings)),
+            fingerprint=_fingerprint(provider.name, settings),
         )
         for provider in chain
     }
     return Chain(chain, left_out, breakers)
+
+
+def _fingerprint(name: str, settings: Settings) -> str:
+    """A short digest of what identifies the provider's account and host: a
+    breaker opened under another key or URL does not hold this one back. The
+    key itself never leaves this process; only 16 hex digits of a hash do."""
+    table = settings.provider_settings(name)
+    parts = [name, str(table.get("model", "")), str(table.get("output_format", ""))]
+    if name in _KEY_VARIABLES:
+        parts += [_key(name, settings), _base_url(name, settings, table) or ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 def _check_names(names: Sequence[str]) -> None:
@@ -119,7 +138,8 @@ def _key(name: str, settings: Settings) -> str:
     key = value.strip()
     if any(ord(c) < 0x21 or ord(c) > 0x7E for c in key):
         raise ConfigError(
-            f"the {name} API key holds characters an HTTP header cannot carry"
+            f"the {name} API key has a space or control character in it; "
+            "give the key alone (no 'Token ' or 'Bearer ' before it)"
         )
     return key
 
@@ -186,12 +206,10 @@ def _table(name: str, settings: Settings) -> Mapping[str, Any]:
 def _concurrency(name: str, table: Mapping[str, Any]) -> dict[str, int]:
     if "max_concurrency" not in table:
         return {}
-    value = table["max_concurrency"]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            f"providers.{name}.max_concurrency must be a whole number >= 1"
-        )
-    return {"max_concurrency": value}
+    where = f"providers.{name}.max_concurrency"
+    return {
+        "max_concurrency": number(table["max_concurrency"], where, 1, 1000, whole=True)
+    }
 
 
 def _base_url(name: str, settings: Settings, table: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from narrate.engine.export import check_out_dir, export_story
 from narrate.engine.results import StoryResult
 from narrate.errors import ConfigError, InputError
 from narrate.store.audio_files import AudioStore
-from narrate.store.cache import Cache
+from narrate.store.cache import Cache, database_errors
 from narrate.text import LoadedStory, load_story
 from narrate.voices import Voice, find_voice, load_catalog
 
@@ -88,7 +88,10 @@ def run_batch(
             claim_lease=settings.claim_lease,
             progress=progress,
         )
-        results = asyncio.run(_narrate_all(narrator, stories, voice, chain, settings))
+        with database_errors(cache.engine):
+            results = asyncio.run(
+                _narrate_all(narrator, stories, voice, chain, settings)
+            )
     finally:
         cache.close()
     count = len(stories)

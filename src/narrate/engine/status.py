@@ -11,7 +11,7 @@ from narrate.config import load_settings
 from narrate.engine.breaker import CLOSED
 from narrate.engine.chain import missing_key
 from narrate.providers import DEFAULT_CHAIN
-from narrate.store.cache import Cache
+from narrate.store.cache import Cache, database_errors
 from narrate.store.health import HealthStore
 from narrate.store.models import StoryRecord
 from narrate.store.stories import StoryStore
@@ -39,7 +39,8 @@ def provider_statuses(
     settings = load_settings(env, database_url=database_url)
     cache = Cache.open(settings.database_url)
     try:
-        health = HealthStore(cache.engine).all()
+        with database_errors(cache.engine):
+            health = HealthStore(cache.engine).all()
     finally:
         cache.close()
 
@@ -75,6 +76,7 @@ def story_statuses(
     cache = Cache.open(settings.database_url)
     try:
         statuses = ("degraded", "incomplete") if degraded else None
-        return StoryStore(cache.engine).all(statuses)
+        with database_errors(cache.engine):
+            return StoryStore(cache.engine).all(statuses)
     finally:
         cache.close()

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 10.0
 _MESSAGE_CHARS = 200
+# Words of a provider's message that share this many characters with the key
+# are blanked out: a key echoed changed, cut or re-cased is still a key.
+_KEY_WINDOW = 8
+_KEYISH = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _TAGS = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _DNS_FAILURE = re.compile(
@@ -219,7 +223,21 @@ class HttpProvider(Provider, abc.ABC):
         )
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """The text with the key blanked out, and any word that shares eight
+        characters in a row with it (a prefix, a changed case, a near-copy)."""
+        if not self._key:
+            return text
+        key = self._key.lower()
+        windows = {key[i : i + _KEY_WINDOW] for i in range(len(key) - _KEY_WINDOW + 1)}
+
+        def blank(match: re.Match[str]) -> str:
+            word = match.group(0).lower()
+            spans = (
+                word[i : i + _KEY_WINDOW] for i in range(len(word) - _KEY_WINDOW + 1)
+            )
+            return "***" if any(span in windows for span in spans) else match.group(0)
+
+        return _KEYISH.sub(blank, text.replace(self._key, "***"))
 
 
 def _cut_short(response: httpx.Response, data: bytes) -> bool:

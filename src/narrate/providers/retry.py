@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from narrate.config import number
 from narrate.errors import (
-    ConfigError,
     ProviderError,
     ProviderOutError,
     TimedOutError,
@@ -29,6 +29,15 @@ from narrate.errors import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# The range of each retry setting: low, high, whether it must be whole.
+_RANGES = {
+    "retries": (0, 20, True),
+    "backoff": (0, 300, False),
+    "max_backoff": (0, 3600, False),
+    "max_retry_after": (0, 86400, False),
+}
 
 
 @dataclass(frozen=True)
@@ -44,16 +53,10 @@ class RetryPolicy:
     def from_settings(cls, provider: str, table: Mapping[str, Any]) -> RetryPolicy:
         """The policy from a provider's config table, defaults where it is silent."""
         values: dict[str, Any] = {}
-        for name in ("retries", "backoff", "max_backoff", "max_retry_after"):
+        for name, (low, high, whole) in _RANGES.items():
             if name in table:
-                value = table[name]
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigError(f"providers.{provider}.{name} must be a number")
-                if value < 0:
-                    raise ConfigError(
-                        f"providers.{provider}.{name} must not be negative"
-                    )
-                values[name] = int(value) if name == "retries" else float(value)
+                where = f"providers.{provider}.{name}"
+                values[name] = number(table[name], where, low, high, whole=whole)
         return cls(**values)
 
     def delay(self, provider: str, error: TransientError, attempt: int) -> float:
@@ -67,6 +70,7 @@ class RetryPolicy:
                     code="retry_after",
                     status=error.status,
                     request_id=error.request_id,
+                    retry_after=error.retry_after,
                 ) from error
             return max(error.retry_after, self.backoff / 10)
         ceiling = min(self.max_backoff, self.backoff * 2**attempt)

@@ -177,6 +177,19 @@ class Cache:
 
 
 @contextlib.contextmanager
+def database_errors(engine: Engine) -> Iterator[None]:
+    """Turn a failure of the database mid-run (a lost connection, a full
+    disk) into one StoreError line instead of a driver's traceback."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as error:
+        reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+        raise StoreError(
+            f"the cache database {_safe(engine.url)} failed: {_one_line(reason)}"
+        ) from error
+
+
+@contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[sa.Connection]:
     """A short write transaction; on SQLite it takes the write lock at once.
 

@@ -95,7 +95,7 @@ class ClaimStore:
         owner = connection.execute(
             sa.select(table.c.owner).where(_matches(table, key))
         ).scalar()
-        if owner is None or not _dead_here(owner):
+        if owner is None or not dead_here(owner):
             return False
         connection.execute(
             sa.delete(table).where(_matches(table, key), table.c.owner == owner)
@@ -145,7 +145,7 @@ class ClaimStore:
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return {text_hash for text_hash, owner in rows if not _dead_here(owner)}
+        return {text_hash for text_hash, owner in rows if not dead_here(owner)}
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
@@ -168,7 +168,7 @@ class ClaimStore:
         return insert(table).on_conflict_do_nothing().returning(table.c.owner)
 
 
-def _dead_here(owner: str) -> bool:
+def dead_here(owner: str) -> bool:
     """Whether a claim's owner is a process of this host that no longer runs."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]

@@ -26,6 +26,8 @@ _COLUMNS = (
     "failures",
     "retry_at",
     "probe_at",
+    "probe_owner",
+    "fingerprint",
     "last_failure_at",
     "last_reason",
     "last_message",

@@ -47,8 +47,10 @@ class ProviderHealth(SQLModel, table=True):
 
     `state` is `closed` (requests go through), `open` (skipped until
     `retry_at`) or `half_open` (one probe is out since `probe_at`).
-    `failures` counts failed requests since the last success. `version`
-    grows with every write, for compare-and-set updates.
+    `failures` counts failed requests since the last success. `probe_owner`
+    is the worker probing, `fingerprint` the configuration (key, base URL,
+    model; hashed) the breaker opened under. `version` grows with every
+    write, for compare-and-set updates.
     """
 
     __tablename__ = "provider_health"
@@ -58,6 +60,8 @@ class ProviderHealth(SQLModel, table=True):
     failures: int = 0
     retry_at: datetime | None = None
     probe_at: datetime | None = None
+    probe_owner: str | None = Field(default=None, max_length=255)
+    fingerprint: str | None = Field(default=None, max_length=64)
     last_failure_at: datetime | None = None
     last_reason: str | None = Field(default=None, max_length=100)
     last_message: str | None = Field(default=None, max_length=500)

@@ -22,6 +22,8 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("probe_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("probe_owner", sa.String(255), nullable=True),
+        sa.Column("fingerprint", sa.String(64), nullable=True),
         sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_reason", sa.String(100), nullable=True),
         sa.Column("last_message", sa.String(500), nullable=True),
