@@ -113,6 +113,17 @@ def _not_empty(value: str | None) -> str | None:
     return value
 
 
+# The --db option, the same for every command that opens the cache.
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Cache database URL.",
+        show_default="SQLite in the data dir",
+        callback=_not_empty,
+    ),
+]
+
+
 @app.command()
 def batch(
     files: Annotated[
@@ -157,14 +168,7 @@ def batch(
         Path | None,
         typer.Option(help="Copy the audio here as numbered files with a manifest."),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            help="Cache database URL.",
-            show_default="SQLite in the data dir",
-            callback=_not_empty,
-        ),
-    ] = None,
+    db: DatabaseOption = None,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -254,14 +258,7 @@ def voices(
 
 @app.command()
 def providers(
-    db: Annotated[
-        str | None,
-        typer.Option(
-            help="Cache database URL.",
-            show_default="SQLite in the data dir",
-            callback=_not_empty,
-        ),
-    ] = None,
+    db: DatabaseOption = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the providers as JSON.")
     ] = False,
@@ -290,14 +287,7 @@ def status(
             help="Only stories not complete in their preferred voice.",
         ),
     ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            help="Cache database URL.",
-            show_default="SQLite in the data dir",
-            callback=_not_empty,
-        ),
-    ] = None,
+    db: DatabaseOption = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per story.")
     ] = False,
