@@ -197,7 +197,7 @@ def test_edited_story_narrates_only_the_changed_paragraph(cache, store):
 
 
 def test_concurrency_bound_is_never_exceeded(cache, store):
-    a = FakeProvider("a", latency=0.01)
+    a = FakeProvider("a", latency=0.05)
 
     narrate(
         cache, store, "\n\n".join(f"Line {n}." for n in range(40)), [a], concurrency=5
@@ -207,7 +207,7 @@ def test_concurrency_bound_is_never_exceeded(cache, store):
 
 
 def test_provider_cap_limits_concurrency_below_the_global_bound(cache, store):
-    a = FakeProvider("a", latency=0.01, max_concurrency=2)
+    a = FakeProvider("a", latency=0.05, max_concurrency=2)
 
     narrate(
         cache, store, "\n\n".join(f"Line {n}." for n in range(20)), [a], concurrency=8
@@ -425,7 +425,7 @@ def test_the_worst_exit_code_of_a_run_is_its_most_serious():
 
 
 def test_stories_narrated_together_share_the_concurrency_bound(cache, store):
-    a = FakeProvider("a", latency=0.01)
+    a = FakeProvider("a", latency=0.05)
     narrator = StoryNarrator(cache, store, concurrency=3)
     lines = [f"Line {n} of the tale." for n in range(30)]
 

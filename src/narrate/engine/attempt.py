@@ -16,13 +16,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from narrate import audio
 from narrate.engine.breaker import CLOSED, Breaker
 from narrate.engine.story import Story, Unit, chunk_requests, requests_for
+from narrate.engine.workshop import Workshop
 from narrate.errors import (
     NotAudioError,
     ProviderError,
@@ -33,8 +34,6 @@ from narrate.errors import (
 )
 from narrate.providers.base import Provider, SpeechRequest
 from narrate.providers.retry import with_retries
-from narrate.store.audio_files import AudioStore
-from narrate.store.cache import Cache
 from narrate.store.claims import ClaimKey, ClaimState, ClaimStore
 from narrate.store.models import AudioEntry
 from narrate.text import split_chunks
@@ -47,63 +46,6 @@ _CLAIM_POLL = 0.2
 # A request's deadline grows with its text, up to the run's --timeout.
 DEADLINE_FLOOR = 10.0
 DEADLINE_PER_CHAR = 0.02
-
-
-class Progress(Protocol):
-    """What the engine tells whoever shows progress."""
-
-    def begin(self, story_id: str, provider: str, done: int, total: int) -> None:
-        """A provider starts on the story; `done` paragraphs are already cached."""
-
-    def advance(self, story_id: str) -> None:
-        """One more paragraph of the story has audio."""
-
-
-@dataclass(frozen=True)
-class Workshop:
-    """What every attempt works with: cache, audio store, bounds, progress."""
-
-    cache: Cache
-    store: AudioStore
-    concurrency: int
-    timeout: float
-    progress: Progress | None = None
-    claims: ClaimStore | None = None
-    slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-
-    @contextlib.asynccontextmanager
-    async def slot(self, provider: Provider) -> AsyncIterator[None]:
-        """A place among the requests in flight: at most `concurrency` in all,
-        and at most the provider's cap for that provider, whatever the story."""
-        if not self.slots:
-            self.slots[""] = asyncio.Semaphore(self.concurrency)
-        if provider.name not in self.slots:
-            cap = min(self.concurrency, provider.max_concurrency)
-            self.slots[provider.name] = asyncio.Semaphore(cap)
-        async with self.slots[""], self.slots[provider.name]:
-            yield
-
-    def usable(
-        self,
-        story: Story,
-        provider: Provider,
-        voice_id: str,
-        hashes: list[str],
-        connection: sa.Connection | None = None,
-    ) -> dict[str, AudioEntry]:
-        """The provider's cache entries for these paragraphs that can be trusted:
-        made in the same provider voice, their file whole on disk."""
-        key = provider.voice_key(voice_id)
-        where = (story.story_id, story.voice.name, provider.name, hashes)
-        if connection is None:
-            rows = self.cache.lookup(*where)
-        else:
-            rows = self.cache.lookup_in(connection, *where)
-        return {
-            text_hash: entry
-            for text_hash, entry in rows.items()
-            if entry.provider_voice == key and self.store.holds(entry.path, entry.size)
-        }
 
 
 class _BreakerOpened(Exception):

@@ -22,10 +22,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from narrate.engine.attempt import Progress, ProviderAttempt, Workshop
+from narrate.engine.attempt import ProviderAttempt
 from narrate.engine.breaker import Admission, Breaker, BreakerPolicy
 from narrate.engine.results import Attempt, Outcome, StoryResult
 from narrate.engine.story import Story, most_complete, paragraph_results, units
+from narrate.engine.workshop import Progress, Workshop
 from narrate.providers.base import Provider
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache
