@@ -334,7 +334,7 @@ def _render(
 def _split_chain(chain: str | None) -> list[str] | None:
     if chain is None:
         return None
-    return [name.strip() for name in chain.split(",") if name.strip()]
+    return [name.strip().lower() for name in chain.split(",") if name.strip()]
 
 
 def _logging(verbose: bool) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.config import Settings, load_settings
+from narrate.config import load_settings
 from narrate.engine.batch import Progress, StoryNarrator
 from narrate.engine.chain import Chain, build_chain
 from narrate.engine.export import check_out_dir, export_story
@@ -89,9 +89,7 @@ def run_batch(
             progress=progress,
         )
         with database_errors(cache.engine):
-            results = asyncio.run(
-                _narrate_all(narrator, stories, voice, chain, settings)
-            )
+            results = asyncio.run(_narrate_all(narrator, stories, voice, chain))
     finally:
         cache.close()
     count = len(stories)
@@ -152,7 +150,6 @@ async def _narrate_all(
     stories: list[_Story],
     voice: Voice,
     chain: Chain,
-    settings: Settings,
 ) -> list[StoryResult]:
     """Narrate the stories together, at most `concurrency` of them at a time."""
     turns = asyncio.Semaphore(narrator.shop.concurrency)
