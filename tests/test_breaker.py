@@ -123,3 +123,22 @@ def test_a_breaker_opened_under_another_key_does_not_hold_back_the_new_one(cache
 
     assert asyncio.run(breaker(cache, fingerprint="new-key").admit()) is Admission.GO
     assert asyncio.run(breaker(cache, fingerprint="old-key").admit()) is Admission.SKIP
+
+
+def test_an_early_probe_goes_through_an_open_breaker_before_its_cool_down(cache):
+    set_row(cache, state="open", retry_at=datetime.now(UTC) + timedelta(hours=1))
+
+    assert asyncio.run(breaker(cache).admit()) is Admission.SKIP
+    assert asyncio.run(breaker(cache).admit(early=True)) is Admission.PROBE
+
+
+def test_an_early_probe_does_not_take_over_a_live_probe(cache):
+    set_row(cache, state="half_open", probe_at=datetime.now(UTC), probe_owner="b:1:x")
+
+    async def scene() -> Admission | None:
+        task = asyncio.create_task(breaker(cache).admit(early=True))
+        await asyncio.sleep(0.8)
+        set_row(cache, state="open", retry_at=datetime.now(UTC) + timedelta(hours=1))
+        return await asyncio.wait_for(task, 5)
+
+    assert asyncio.run(scene()) is Admission.SKIP, "it waited, then saw it fail"

@@ -95,41 +95,44 @@ class Breaker:
         self.owner = owner
         self.row = ProviderHealth(provider=provider, updated_at=datetime.now(UTC))
 
-    async def admit(self) -> Admission:
+    async def admit(self, early: bool = False) -> Admission:
         """Whether the run may use the provider, must probe it, or must skip it.
 
         While another live worker probes the provider, this one waits for the
-        probe's result rather than move its story to another voice.
+        probe's result rather than move its story to another voice. `early`
+        claims a probe of an open breaker before its cool-down is over: an
+        upgrade run's one look at whether the provider is back.
         """
         while True:
             self.row = await asyncio.to_thread(self.store.get, self.provider)
-            admission = self._admission(datetime.now(UTC))
+            admission = self._admission(datetime.now(UTC), early)
             if admission is not None:
                 return admission
-            if await self._claim_probe():
+            if await self._claim_probe(early):
                 return Admission.PROBE
             if self.row.state != HALF_OPEN:
                 return Admission.SKIP
+            early = False  # another worker's probe answers for this one too
             await asyncio.sleep(_PROBE_POLL)
 
-    def _admission(self, now: datetime) -> Admission | None:
+    def _admission(self, now: datetime, early: bool) -> Admission | None:
         """GO or SKIP when the row decides it alone; None when a probe may be due."""
         row, fingerprint = self.row, self.policy.fingerprint
         if row.state == CLOSED:
             return Admission.GO
         if row.fingerprint and fingerprint and row.fingerprint != fingerprint:
             return Admission.GO  # opened under another key or URL: try the new one
-        if row.state == OPEN and _aware(row.retry_at) > now:
+        if row.state == OPEN and _aware(row.retry_at) > now and not early:
             return Admission.SKIP
         return None
 
-    async def _claim_probe(self) -> bool:
+    async def _claim_probe(self, early: bool) -> bool:
         claimed = False
         now = datetime.now(UTC)
 
         def claim(row: ProviderHealth) -> ProviderHealth | None:
             nonlocal claimed
-            claimed = _probe_claim(row, now, self.policy, self.owner)
+            claimed = _probe_claim(row, now, self.policy, self.owner, early)
             return row if claimed else None
 
         self.row = await asyncio.to_thread(self.store.change, self.provider, claim)
@@ -195,12 +198,16 @@ def _succeeded(row: ProviderHealth, now: datetime) -> ProviderHealth | None:
 
 
 def _probe_claim(
-    row: ProviderHealth, now: datetime, policy: BreakerPolicy, owner: str
+    row: ProviderHealth,
+    now: datetime,
+    policy: BreakerPolicy,
+    owner: str,
+    early: bool = False,
 ) -> bool:
     """Turn the row into a claimed probe, if the breaker lets one through now:
-    its cool-down is over, or the probe under way was abandoned (its worker
-    died, here or past `probe_timeout`)."""
-    cooled = row.state == OPEN and _aware(row.retry_at) <= now
+    its cool-down is over (or need not be, `early`), or the probe under way
+    was abandoned (its worker died, here or past `probe_timeout`)."""
+    cooled = row.state == OPEN and (early or _aware(row.retry_at) <= now)
     abandoned_at = _aware(row.probe_at) + timedelta(seconds=policy.probe_timeout)
     abandoned = row.state == HALF_OPEN and (
         abandoned_at <= now
