@@ -49,6 +49,14 @@ class Providers:
         self, story: str | Path, *args: str, **env: str
     ) -> subprocess.CompletedProcess[str]:
         path = Path(story) if isinstance(story, Path) else self.story(story)
+        return self.narrate("batch", str(path), *args, **env)
+
+    def narrate(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Any narrate command, against the stand-ins."""
+        return self.start(*args, **env).communicate_all()
+
+    def start(self, *args: str, **env: str) -> Running:
+        """Any narrate command, started in the background."""
         variables = {
             "ELEVENLABS_API_KEY": EL_KEY,
             "DEEPGRAM_API_KEY": DG_KEY,
@@ -58,13 +66,14 @@ class Providers:
             "NARRATE_CHAIN": "elevenlabs,deepgram,edge,espeak",
             **env,
         }
-        return subprocess.run(
-            [sys.executable, str(LAUNCH), "batch", str(path), *args],
-            capture_output=True,
+        process = subprocess.Popen(
+            [sys.executable, str(LAUNCH), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=cli_env(self.home, **variables),
-            timeout=120,
         )
+        return Running(process)
 
     def json(self, story: str | Path, *args: str, **env: str) -> dict[str, Any]:
         result = self.run(story, "--json", *args, **env)
@@ -84,6 +93,20 @@ class Providers:
             return db.execute(
                 "select provider, text_hash, size from audio_entry"
             ).fetchall()
+
+
+@dataclass
+class Running:
+    """A narrate command running in the background."""
+
+    process: subprocess.Popen[str]
+
+    def communicate_all(self) -> subprocess.CompletedProcess[str]:
+        """Wait for it to end; what it printed and its exit code."""
+        out, err = self.process.communicate(timeout=120)
+        return subprocess.CompletedProcess(
+            self.process.args, self.process.returncode, out, err
+        )
 
 
 def running_providers(narrate_home: Path) -> Iterator[Providers]:

@@ -308,6 +308,75 @@ def status(
         stdout.print(story_table(stories))
 
 
+@app.command()
+def upgrade(
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Upgrade at most this many stories, the longest waiting first."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Paragraphs narrated at once.", show_default="4"),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds one provider request may take at most.",
+            show_default="60",
+            callback=_positive,
+        ),
+    ] = None,
+    db: DatabaseOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per story.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Log one line per provider request.")
+    ] = False,
+) -> None:
+    """Bring degraded and incomplete stories back to their preferred voice: try
+    the preferred provider again on each story's source file, requesting only
+    the paragraphs it lacks. Exit 0: every story is complete in its preferred
+    voice (or another upgrade run has it); 5: some are still degraded; 3: some
+    are still incomplete; 4: a story's source or provider cannot be used."""
+    _logging(verbose)
+    with _errors():
+        from narrate.engine.upgrade import UpgradeJob, run_upgrade
+
+        job = UpgradeJob(
+            limit=limit, concurrency=concurrency, timeout=timeout, database_url=db
+        )
+        if stderr.is_terminal and not (quiet or json_output):
+            from narrate.report import ProgressBar
+
+            with ProgressBar(stderr) as bar:
+                upgrades = run_upgrade(job, progress=bar)
+        else:
+            upgrades = run_upgrade(job)
+
+    from narrate.engine.results import worst
+    from narrate.engine.upgrade import UpgradeOutcome, upgrade_dict
+    from narrate.report import upgrade_table
+
+    for item in upgrades:
+        if item.outcome is UpgradeOutcome.ERROR:
+            _error(f"{item.story.story_id}: {item.message}")
+    if json_output:
+        for item in upgrades:
+            print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
+    elif not quiet:
+        if upgrades:
+            stdout.print(upgrade_table(upgrades))
+        else:
+            stdout.print("No degraded or incomplete stories.")
+    raise typer.Exit(worst(item.exit_code() for item in upgrades))
+
+
 def _render(
     result: StoryResult, *, json_output: bool, quiet: bool, failed: bool
 ) -> None:

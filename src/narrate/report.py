@@ -29,6 +29,7 @@ from narrate.voices import PROVIDER_NAMES, Voice
 
 if TYPE_CHECKING:
     from narrate.engine.status import ProviderStatus
+    from narrate.engine.upgrade import Upgrade
     from narrate.store.models import StoryRecord
 
 _PREVIEW_CHARS = 48
@@ -232,6 +233,32 @@ def story_table(stories: Iterable[StoryRecord]) -> Table:
             s.preferred_provider,
             str(s.paragraphs),
             _local(s.narrated_at),
+        )
+    return table
+
+
+def upgrade_table(upgrades: Iterable[Upgrade]) -> Table:
+    """Each story an upgrade pass looked at: before, after, and why."""
+    from narrate.engine.upgrade import upgrade_dict
+
+    table = Table(title="upgrade")
+    for column in ("story", "voice", "was", "now", "new", "cached", "note"):
+        table.add_column(column, no_wrap=column not in ("story", "note"))
+    for upgrade in upgrades:
+        row = upgrade_dict(upgrade)
+        was = f"{row['was_status']} ({row['was_provider'] or '-'})"
+        now = f"{row['status']} ({row['used_provider'] or '-'})"
+        style = "green" if row["outcome"] == "upgraded" else "yellow"
+        if row["outcome"] == "error":
+            style = "bold red"
+        table.add_row(
+            Text(str(row["story_id"])),
+            Text(str(row["voice"])),
+            was,
+            Text(now, style),
+            str(row["generated"]),
+            str(row["cached"]),
+            Text(str(row["message"] or row["outcome"])),
         )
     return table
 

@@ -60,6 +60,13 @@ class StoryNarrator:
         self.health = HealthStore(cache.engine)
         self.stories = StoryStore(cache.engine)
         self.breakers = dict(breakers or {})
+        self.early_probes: dict[str, asyncio.Lock] = {}
+
+    def allow_early_probe(self, provider: str) -> None:
+        """Let the first attempt on `provider` probe its open breaker at once,
+        cool-down or not: once per narrator, so that a cron pass of `narrate
+        upgrade` notices a recovery without waiting out the cool-down."""
+        self.early_probes[provider] = asyncio.Lock()
 
     async def narrate(
         self,
@@ -68,8 +75,14 @@ class StoryNarrator:
         paragraphs: Sequence[Paragraph],
         voice: Voice,
         chain: Sequence[Provider],
+        *,
+        record: bool = True,
     ) -> StoryResult:
-        """Narrate every speakable paragraph with the first provider that can do all."""
+        """Narrate every speakable paragraph with the first provider that can do all.
+
+        The story's row in the story table is replaced by the outcome, unless
+        `record` is false: then the caller decides whether to record it.
+        """
         story = Story(story_id, voice, units(paragraphs))
         attempts: list[Attempt] = []
         entries: dict[str, dict[str, AudioEntry]] = {}
@@ -100,7 +113,8 @@ class StoryNarrator:
             ),
             attempts=attempts,
         )
-        await asyncio.to_thread(self.stories.record, _record(result))
+        if record:
+            await asyncio.to_thread(self.stories.record, story_record(result))
         return result
 
     async def _attempt(
@@ -121,7 +135,7 @@ class StoryNarrator:
         todo = [unit for unit in story.units if unit.text_hash not in found]
         policy = self.breakers.get(provider.name, BreakerPolicy())
         breaker = Breaker(provider.name, self.health, policy, self.owner)
-        admission = await breaker.admit() if todo else Admission.GO
+        admission = await self._admit(breaker) if todo else Admission.GO
 
         if admission is Admission.SKIP:
             attempt = _skipped(provider.name, breaker, len(found), len(todo))
@@ -139,8 +153,24 @@ class StoryNarrator:
         attempt.seconds = round(time.monotonic() - started, 3)
         return attempt, found, new
 
+    async def _admit(self, breaker: Breaker) -> Admission:
+        """The breaker's word, with the provider's early probe if one is allowed.
 
-def _record(result: StoryResult) -> StoryRecord:
+        The first story to get here takes the early probe; the others wait
+        on the gate until it is claimed, then for its result like any worker.
+        """
+        gate = self.early_probes.get(breaker.provider)
+        if gate is None:
+            return await breaker.admit()
+        async with gate:
+            if breaker.provider in self.early_probes:
+                admission = await breaker.admit(early=True)
+                del self.early_probes[breaker.provider]  # only once it is settled
+                return admission
+        return await breaker.admit()
+
+
+def story_record(result: StoryResult) -> StoryRecord:
     """The story's row for the story table."""
     return StoryRecord(
         story_id=result.story_id,

@@ -6,6 +6,7 @@ the database or the network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -136,7 +137,11 @@ _SEVERITY = (EXIT_OK, EXIT_NOT_PREFERRED, EXIT_INCOMPLETE, EXIT_BAD_INPUT)
 
 def worst_exit_code(results: list[StoryResult], require_preferred: bool) -> int:
     """The most serious exit code of the stories of a run."""
-    codes = [result.exit_code(require_preferred) for result in results]
+    return worst([result.exit_code(require_preferred) for result in results])
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most serious of the exit codes; 0 when there are none."""
     return max(codes, key=_SEVERITY.index, default=EXIT_OK)
 
 

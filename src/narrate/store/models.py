@@ -75,6 +75,9 @@ class ParagraphClaim(SQLModel, table=True):
     The key is the cache entry's key. `expires_at` (seconds since the epoch)
     is pushed forward while the worker lives; a claim past it belongs to a
     worker that died, and may be taken over.
+
+    An upgrade run claims a whole story the same way, under the provider name
+    `upgrade` and the text hash `story`, which no provider or hash can be.
     """
 
     __tablename__ = "paragraph_claim"

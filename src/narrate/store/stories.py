@@ -36,6 +36,17 @@ class StoryStore:
                 statement.on_conflict_do_update(index_elements=_KEY, set_=updates)
             )
 
+    def status_in(
+        self, connection: sa.Connection, story_id: str, voice: str
+    ) -> str | None:
+        """The story's status as last recorded, inside the caller's transaction."""
+        table = self._table
+        query = sa.select(table.c.status).where(
+            table.c.story_id == story_id, table.c.voice == voice
+        )
+        status = connection.execute(query).scalar()
+        return None if status is None else str(status)
+
     def all(self, statuses: tuple[str, ...] | None = None) -> list[StoryRecord]:
         """Every story row, newest first; only those of `statuses` when given."""
         table = self._table

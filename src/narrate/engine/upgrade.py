@@ -1,0 +1,296 @@
+"""`narrate upgrade`: bring degraded and incomplete stories back to their
+preferred voice, from their source files.
+
+Every story the story table lists as degraded or incomplete (the longest
+waiting first, at most `limit` of them) is tried again by its preferred
+provider alone, on the current text of its source file. What that provider
+already has in the cache is reused, so only the paragraphs it lacks are
+requested. The story switches to the preferred voice, and its row to
+`complete`, only when the preferred provider has all of it; otherwise the
+row stays as it was, and whatever the preferred provider did make stays in
+the cache for the next pass.
+
+Cron passes may overlap, so each story is claimed before it is narrated: a
+pass leaves alone a story another pass holds (`busy`) or has brought back
+since this pass listed it (`done`). A preferred provider whose breaker is
+open gets one early probe per pass, so that a pass notices a recovery
+without waiting out the cool-down.
+
+A story that cannot be upgraded (its source file gone, say) stays first in
+line, so with `limit` such stories can hold back the others until they are
+dealt with; every pass reports them as errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from narrate.config import Settings, load_settings
+from narrate.engine.batch import Progress, StoryNarrator, story_record
+from narrate.engine.breaker import BreakerPolicy
+from narrate.engine.chain import build_chain
+from narrate.engine.results import StoryResult
+from narrate.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INCOMPLETE,
+    EXIT_NOT_PREFERRED,
+    EXIT_OK,
+    ConfigError,
+    NarrateError,
+)
+from narrate.providers.base import Provider
+from narrate.store.audio_files import AudioStore
+from narrate.store.cache import Cache, database_errors
+from narrate.store.claims import ClaimKey, ClaimState, ClaimStore, worker_id
+from narrate.store.models import StoryRecord
+from narrate.store.stories import StoryStore
+from narrate.text import load_story
+from narrate.voices import Voice, find_voice, load_catalog
+
+# How a story is claimed for an upgrade, in the paragraph claims' table.
+_LOCK_HASH, _LOCK_PROVIDER = "story", "upgrade"
+
+
+@dataclass(frozen=True)
+class UpgradeJob:
+    """What `narrate upgrade` was asked to do; None means the configured default."""
+
+    limit: int | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    database_url: str | None = None
+
+
+class UpgradeOutcome(StrEnum):
+    """What an upgrade pass did with one story."""
+
+    UPGRADED = "upgraded"
+    NOT_UPGRADED = "not_upgraded"
+    BUSY = "busy"
+    DONE = "done"
+    ERROR = "error"
+
+
+@dataclass
+class Upgrade:
+    """One story's upgrade: the story as it was, and what came of it."""
+
+    story: StoryRecord
+    outcome: UpgradeOutcome
+    result: StoryResult | None = None
+    message: str | None = None
+
+    def exit_code(self) -> int:
+        """The story's share of the exit code: as `batch` would give for the
+        story's state after the pass."""
+        if self.outcome is UpgradeOutcome.ERROR:
+            return EXIT_BAD_INPUT
+        if self.outcome is UpgradeOutcome.NOT_UPGRADED:
+            if self.story.status == "incomplete":
+                return EXIT_INCOMPLETE
+            return EXIT_NOT_PREFERRED
+        return EXIT_OK
+
+
+def run_upgrade(
+    job: UpgradeJob,
+    *,
+    progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[Upgrade]:
+    """Try every degraded or incomplete story on its preferred provider."""
+    settings = load_settings(env, database_url=job.database_url)
+    catalog = load_catalog(settings.voices)
+    if job.limit is not None and job.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, not {job.limit}")
+    concurrency = job.concurrency or settings.concurrency
+    timeout = job.timeout or settings.timeout
+
+    cache = Cache.open(settings.database_url)
+    try:
+        with database_errors(cache.engine):
+            stories = _waiting(StoryStore(cache.engine), job.limit)
+            if not stories:
+                return []
+            preferred = _Preferred.build(stories, settings, timeout)
+            narrator = StoryNarrator(
+                cache,
+                AudioStore(settings.audio_dir),
+                concurrency=concurrency,
+                timeout=timeout,
+                breakers=preferred.breakers,
+                claim_lease=settings.claim_lease,
+                progress=progress,
+            )
+            locks = ClaimStore(cache.engine, worker_id(), settings.claim_lease)
+            upgrade = _Pass(narrator, locks, preferred, catalog)
+            return asyncio.run(upgrade.run(stories))
+    finally:
+        cache.close()
+
+
+def _waiting(stories: StoryStore, limit: int | None) -> list[StoryRecord]:
+    """The degraded and incomplete stories, the longest waiting first."""
+    waiting = stories.all(("degraded", "incomplete"))
+    waiting.sort(key=lambda story: (story.narrated_at, story.story_id))
+    return waiting[:limit] if limit is not None else waiting
+
+
+@dataclass
+class _Preferred:
+    """The stories' preferred providers, built once; why some cannot run."""
+
+    providers: dict[str, Provider]
+    breakers: dict[str, BreakerPolicy]
+    problems: dict[str, str]
+
+    @classmethod
+    def build(
+        cls, stories: list[StoryRecord], settings: Settings, timeout: float
+    ) -> _Preferred:
+        built = cls({}, {}, {})
+        for name in sorted({story.preferred_provider for story in stories}):
+            try:
+                chain = build_chain([name], settings, timeout)
+            except ConfigError as error:
+                built.problems[name] = str(error)
+                continue
+            built.providers[name] = chain.providers[0]
+            built.breakers.update(chain.breakers)
+        return built
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+
+
+@dataclass
+class _Pass:
+    """One upgrade pass over the waiting stories."""
+
+    narrator: StoryNarrator
+    locks: ClaimStore
+    preferred: _Preferred
+    catalog: Mapping[str, Voice]
+
+    async def run(self, stories: list[StoryRecord]) -> list[Upgrade]:
+        for name in self.preferred.providers:
+            self.narrator.allow_early_probe(name)
+        turns = asyncio.Semaphore(self.narrator.shop.concurrency)
+
+        async def one(story: StoryRecord) -> Upgrade:
+            async with turns:
+                return await self.upgrade(story)
+
+        try:
+            async with self._locks_kept():
+                return list(await asyncio.gather(*(one(s) for s in stories)))
+        finally:
+            await self.preferred.aclose()
+
+    async def upgrade(self, story: StoryRecord) -> Upgrade:
+        """The story tried on its preferred provider, if no other pass has it."""
+        name = story.preferred_provider
+        if name in self.preferred.problems:
+            return Upgrade(
+                story, UpgradeOutcome.ERROR, message=self.preferred.problems[name]
+            )
+        try:
+            voice = find_voice(self.catalog, story.voice)
+            loaded = await asyncio.to_thread(load_story, Path(story.source))
+        except NarrateError as error:
+            return Upgrade(story, UpgradeOutcome.ERROR, message=str(error))
+
+        key = ClaimKey(story.story_id, _LOCK_HASH, story.voice, _LOCK_PROVIDER)
+        state = await asyncio.to_thread(self._claim, key)
+        if state is ClaimState.HELD:
+            return Upgrade(
+                story, UpgradeOutcome.BUSY, message="another upgrade pass has it"
+            )
+        if state is ClaimState.DONE:
+            return Upgrade(
+                story,
+                UpgradeOutcome.DONE,
+                message="another upgrade pass brought it back",
+            )
+        try:
+            result = await self.narrator.narrate(
+                story.story_id,
+                Path(story.source),
+                loaded.paragraphs,
+                voice,
+                [self.preferred.providers[name]],
+                record=False,
+            )
+            if result.status != "complete":
+                return Upgrade(story, UpgradeOutcome.NOT_UPGRADED, result, _why(result))
+            await asyncio.to_thread(self.narrator.stories.record, story_record(result))
+            return Upgrade(story, UpgradeOutcome.UPGRADED, result)
+        finally:
+            await asyncio.to_thread(self.locks.release, key)
+
+    def _claim(self, key: ClaimKey) -> ClaimState:
+        stories = self.narrator.stories
+
+        def done(connection: sa.Connection) -> bool:
+            return stories.status_in(connection, key.story_id, key.voice) == "complete"
+
+        return self.locks.acquire(key, done)
+
+    @contextlib.asynccontextmanager
+    async def _locks_kept(self) -> AsyncIterator[None]:
+        """Renew the pass's story claims while it lasts."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.locks.lease / 3)
+                await asyncio.to_thread(self.locks.renew)
+
+        heartbeat = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await asyncio.to_thread(self.locks.release_all)
+
+
+def _why(result: StoryResult) -> str:
+    """Why the preferred provider did not bring the story back."""
+    attempt = result.attempts[-1] if result.attempts else None
+    if attempt is None:
+        return "nothing was tried"
+    missing = attempt.failed
+    reason = attempt.message or attempt.reason or attempt.outcome.value
+    return f"{attempt.provider}: {reason} ({missing} paragraphs still missing)"
+
+
+def upgrade_dict(upgrade: Upgrade) -> dict[str, object]:
+    """The story's upgrade as the JSON object `narrate upgrade --json` prints."""
+    story, result = upgrade.story, upgrade.result
+    attempt = result.attempts[-1] if result and result.attempts else None
+    upgraded = upgrade.outcome is UpgradeOutcome.UPGRADED
+    return {
+        "story_id": story.story_id,
+        "voice": story.voice,
+        "source": story.source,
+        "outcome": upgrade.outcome.value,
+        "preferred_provider": story.preferred_provider,
+        "was_provider": story.used_provider,
+        "was_status": story.status,
+        "used_provider": story.preferred_provider if upgraded else story.used_provider,
+        "status": "complete" if upgraded else story.status,
+        "generated": attempt.generated if attempt else 0,
+        "cached": attempt.cached if attempt else 0,
+        "missing": attempt.failed if attempt and not upgraded else None,
+        "reason": attempt.reason if attempt and not upgraded else None,
+        "message": upgrade.message,
+    }

@@ -1,0 +1,197 @@
+"""`narrate upgrade`: degraded stories brought back to the preferred voice.
+
+narrate runs as a subprocess against the stand-ins, with the story table and
+the breakers in the test's SQLite cache, as for a cron job.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from e2e import SIX, Providers, texts
+from standins import audio, error
+
+OTHER = "\n\n".join(f"Another story, part {n}, goes its own way." for n in range(1, 5))
+
+
+def degrade(providers: Providers, text: str = SIX, name: str = "tale.txt") -> None:
+    """Narrate the story while ElevenLabs answers the first two paragraphs only."""
+    providers.eleven.script.sequence(audio(), audio(), error(500))
+    story = providers.json(providers.story(text, name), "--concurrency", "1")
+    assert (story["used_provider"], story["status"]) == ("deepgram", "degraded")
+    providers.eleven.script = type(providers.eleven.script)(audio())
+    providers.eleven.clear_requests()
+    providers.deepgram.clear_requests()
+
+
+def upgrade(providers: Providers, *args: str) -> tuple[list[dict[str, Any]], Any]:
+    result = providers.narrate("upgrade", "--json", *args)
+    return [json.loads(line) for line in result.stdout.splitlines()], result
+
+
+def statuses(providers: Providers, *args: str) -> dict[str, dict[str, Any]]:
+    result = providers.narrate("status", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    return {row["story_id"]: row for row in rows}
+
+
+def test_a_degraded_story_is_listed_then_upgraded_with_only_the_missing_paragraphs(
+    providers,
+):
+    degrade(providers)
+    assert statuses(providers, "--degraded")["tale"]["used_provider"] == "deepgram"
+
+    (row,), result = upgrade(providers)
+
+    assert result.returncode == 0, result.stderr
+    assert (row["outcome"], row["status"], row["used_provider"]) == (
+        "upgraded",
+        "complete",
+        "elevenlabs",
+    )
+    assert (row["generated"], row["cached"]) == (4, 2)
+    sent = texts(providers.eleven)
+    assert sorted(sent) == [
+        f"Paragraph {n} tells a short part of the tale." for n in (3, 4, 5, 6)
+    ]
+    assert providers.deepgram.speech_requests == []
+    assert statuses(providers, "--degraded") == {}
+    assert statuses(providers)["tale"]["used_provider"] == "elevenlabs"
+
+
+def test_after_an_upgrade_a_batch_rerun_is_all_cached_in_the_preferred_voice(
+    providers,
+):
+    degrade(providers)
+    upgrade(providers)
+    providers.eleven.clear_requests()
+
+    story = providers.json(providers.story(SIX))
+
+    assert (story["used_provider"], story["status"]) == ("elevenlabs", "complete")
+    assert {p["status"] for p in story["paragraphs"]} == {"cached"}
+    assert providers.eleven.speech_requests == []
+
+
+def test_an_open_breaker_gets_one_probe_and_the_story_stays_degraded(providers):
+    degrade(providers)
+    providers.eleven.script.always(error(500))
+
+    (row,), result = upgrade(providers)
+
+    assert result.returncode == 5, "still not in the preferred voice"
+    assert row["outcome"] == "not_upgraded"
+    assert (row["status"], row["used_provider"]) == ("degraded", "deepgram")
+    assert len(providers.eleven.speech_requests) == 1, "one early probe, no retries"
+    assert statuses(providers)["tale"]["used_provider"] == "deepgram"
+
+
+def test_one_probe_per_pass_however_many_stories_wait(providers):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+    providers.eleven.script.always(error(500))
+
+    rows, result = upgrade(providers)
+
+    assert [row["outcome"] for row in rows] == ["not_upgraded"] * 2
+    assert len(providers.eleven.speech_requests) == 1
+
+
+def test_the_early_probe_ignores_the_cool_down_and_closes_the_breaker(providers):
+    degrade(providers)
+
+    upgrade(providers)
+
+    health = providers.narrate("providers", "--json")
+    eleven = next(p for p in json.loads(health.stdout) if p["provider"] == "elevenlabs")
+    assert eleven["breaker"] == "closed"
+
+
+def test_two_upgrades_started_together_narrate_each_story_once(providers):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+
+    runs = [providers.start("upgrade", "--json") for _ in range(2)]
+    results = [run.communicate_all() for run in runs]
+
+    rows = [json.loads(line) for r in results for line in r.stdout.splitlines()]
+    upgraded = sorted(row["story_id"] for row in rows if row["outcome"] == "upgraded")
+    assert upgraded == ["other", "tale"], rows
+    others = {row["outcome"] for row in rows if row["outcome"] != "upgraded"}
+    assert others <= {"busy", "done"}, [
+        (r["outcome"], r["message"], r["reason"]) for r in rows
+    ]
+    sent = texts(providers.eleven)
+    # The breaker was open when `other` was narrated: ElevenLabs has none of it.
+    assert len(sent) == len(set(sent)) == 4 + 4, "each missing paragraph paid once"
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+
+
+def test_an_incomplete_story_is_completed_by_the_preferred_provider(providers):
+    for standin in (providers.eleven, providers.deepgram):
+        standin.script.always(error(500))
+    story = providers.json(providers.story(SIX), "--chain", "elevenlabs,deepgram")
+    assert story["status"] == "incomplete"
+    providers.eleven.script.always(audio())
+
+    (row,), result = upgrade(providers)
+
+    assert (row["was_status"], row["outcome"], row["status"]) == (
+        "incomplete",
+        "upgraded",
+        "complete",
+    )
+    assert result.returncode == 0
+
+
+def test_nothing_to_upgrade_says_so_and_exits_0(providers):
+    result = providers.narrate("upgrade")
+
+    assert result.returncode == 0
+    assert "No degraded or incomplete stories" in result.stdout
+
+
+def test_quiet_prints_nothing_when_all_goes_well(providers):
+    degrade(providers)
+
+    result = providers.narrate("upgrade", "--quiet")
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_story_whose_source_is_gone_is_one_error_and_the_others_go_on(providers):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+    (providers.home.parent / "other.txt").unlink()
+
+    rows, result = upgrade(providers)
+
+    assert result.returncode == 4
+    outcomes = {row["story_id"]: row["outcome"] for row in rows}
+    assert outcomes == {"tale": "upgraded", "other": "error"}
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: other:") and "other.txt" in line
+
+
+def test_limit_takes_the_longest_waiting_story_first(providers):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+
+    (row,), _ = upgrade(providers, "--limit", "1")
+
+    assert (row["story_id"], row["outcome"]) == ("tale", "upgraded")
+    assert list(statuses(providers, "--degraded")) == ["other"]
+
+
+def test_a_preferred_provider_without_a_key_is_an_error(providers):
+    degrade(providers)
+
+    result = providers.narrate("upgrade", "--json", ELEVENLABS_API_KEY="")
+
+    assert result.returncode == 4
+    (row,) = map(json.loads, result.stdout.splitlines())
+    assert row["outcome"] == "error"
+    assert "ELEVENLABS_API_KEY" in result.stderr
+    assert providers.eleven.speech_requests == []
