@@ -195,3 +195,13 @@ def test_a_preferred_provider_without_a_key_is_an_error(providers):
     assert row["outcome"] == "error"
     assert "ELEVENLABS_API_KEY" in result.stderr
     assert providers.eleven.speech_requests == []
+
+
+def test_an_upgrade_over_its_max_chars_is_skipped_with_reason_budget(providers):
+    degrade(providers)
+
+    (row,), result = upgrade(providers, "--max-chars", "10")
+
+    assert (row["outcome"], row["reason"]) == ("not_upgraded", "budget")
+    assert providers.eleven.speech_requests == []
+    assert result.returncode == 5

@@ -35,6 +35,7 @@ from narrate.errors import (
 
 if TYPE_CHECKING:
     from narrate.engine.results import StoryResult
+    from narrate.engine.run import BatchJob
 
 app = typer.Typer(
     add_completion=False,
@@ -124,6 +125,18 @@ DatabaseOption = Annotated[
 ]
 
 
+# The --max-chars option of the commands that send text to providers.
+MaxCharsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Send billed providers at most this many characters in this run; "
+        "a provider that would go over is skipped, reason budget.",
+        show_default="no limit",
+    ),
+]
+
+
 @app.command()
 def batch(
     files: Annotated[
@@ -191,6 +204,15 @@ def batch(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Log one line per provider request.")
     ] = False,
+    max_chars: MaxCharsOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what each provider would be sent and what is cached; "
+            "send nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Narrate stories, each in one voice, by the first provider of the chain that
     can do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
@@ -211,7 +233,10 @@ def batch(
             out_dir=out,
             database_url=db,
             encoding=encoding,
+            max_chars=max_chars,
         )
+        if dry_run:
+            _dry_run(job, json_output=json_output)
         if stderr.is_terminal and not (quiet or json_output):
             from narrate.report import ProgressBar
 
@@ -338,6 +363,7 @@ def upgrade(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Log one line per provider request.")
     ] = False,
+    max_chars: MaxCharsOption = None,
 ) -> None:
     """Bring degraded and incomplete stories back to their preferred voice: try
     the preferred provider again on each story's source file, requesting only
@@ -349,7 +375,11 @@ def upgrade(
         from narrate.engine.upgrade import UpgradeJob, run_upgrade
 
         job = UpgradeJob(
-            limit=limit, concurrency=concurrency, timeout=timeout, database_url=db
+            limit=limit,
+            concurrency=concurrency,
+            timeout=timeout,
+            database_url=db,
+            max_chars=max_chars,
         )
         if stderr.is_terminal and not (quiet or json_output):
             from narrate.report import ProgressBar
@@ -375,6 +405,24 @@ def upgrade(
         else:
             stdout.print("No degraded or incomplete stories.")
     raise typer.Exit(worst(item.exit_code() for item in upgrades))
+
+
+def _dry_run(job: BatchJob, *, json_output: bool) -> None:
+    from narrate.engine.plan import plan_dict
+    from narrate.engine.run import plan_batch
+    from narrate.report import plan_table
+
+    plans = plan_batch(job)
+    for plan in plans:
+        if plan.error is not None:
+            _error(plan.error)
+    if json_output:
+        for plan in plans:
+            print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
+    else:
+        stdout.print(plan_table(plans))
+    failed = any(plan.error is not None for plan in plans)
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 
 
 def _render(

@@ -28,6 +28,7 @@ from narrate.engine.results import Attempt, Outcome, StoryResult, story_dict
 from narrate.voices import PROVIDER_NAMES, Voice
 
 if TYPE_CHECKING:
+    from narrate.engine.plan import StoryPlan
     from narrate.engine.status import ProviderStatus
     from narrate.engine.upgrade import Upgrade
     from narrate.store.models import StoryRecord
@@ -161,6 +162,8 @@ def provider_rows(statuses: Iterable[ProviderStatus]) -> list[dict[str, object]]
             "last_reason": s.last_reason,
             "last_message": s.last_message,
             "retry_at": _iso(s.retry_at),
+            "month_chars": s.month_chars,
+            "monthly_chars": s.monthly_chars,
         }
         for s in statuses
     ]
@@ -169,7 +172,14 @@ def provider_rows(statuses: Iterable[ProviderStatus]) -> list[dict[str, object]]
 def provider_table(statuses: Iterable[ProviderStatus]) -> Table:
     """Each provider: configured or not, breaker, last failure, next try."""
     table = Table(title="providers")
-    for column in ("provider", "configured", "breaker", "last failure", "tried again"):
+    for column in (
+        "provider",
+        "configured",
+        "breaker",
+        "last failure",
+        "tried again",
+        "sent this month",
+    ):
         table.add_column(column)
     for s in statuses:
         configured = Text("yes", "green") if s.configured else Text("no key", "yellow")
@@ -186,7 +196,10 @@ def provider_table(statuses: Iterable[ProviderStatus]) -> Table:
             again = _local(s.retry_at)
         elif s.retry_at:
             again = "cool-down over: the next run probes it"
-        table.add_row(s.provider, configured, breaker, failure, again)
+        month = f"{s.month_chars:,}"
+        if s.monthly_chars is not None:
+            month += f" of {s.monthly_chars:,}"
+        table.add_row(s.provider, configured, breaker, failure, again, month)
     return table
 
 
@@ -260,6 +273,43 @@ def upgrade_table(upgrades: Iterable[Upgrade]) -> Table:
             str(row["cached"]),
             Text(str(row["message"] or row["outcome"])),
         )
+    return table
+
+
+def plan_table(plans: Iterable[StoryPlan]) -> Table:
+    """A dry run: per story and provider, what is cached and what would be sent."""
+    table = Table(title="dry run: nothing was sent")
+    for column in ("story", "provider", "cached", "to send", "characters", "note"):
+        table.add_column(column, no_wrap=column not in ("story", "note"))
+    for plan in plans:
+        if plan.error is not None:
+            table.add_row(Text(plan.story_id), "-", "-", "-", "-", Text(plan.error))
+            continue
+        for step in plan.providers:
+            note = step.note or ""
+            if step.lands:
+                note = (
+                    f"the story lands here; {note}" if note else "the story lands here"
+                )
+            table.add_row(
+                Text(plan.story_id),
+                Text(
+                    step.provider, "bold" if step.lands else "dim" if step.skip else ""
+                ),
+                str(step.cached),
+                str(step.to_send),
+                f"{step.chars:,}",
+                Text(note, "yellow" if step.skip else ""),
+            )
+        for item in plan.left_out:
+            table.add_row(
+                Text(plan.story_id),
+                Text(item.provider, "dim"),
+                "-",
+                "-",
+                "-",
+                item.message,
+            )
     return table
 
 

@@ -76,6 +76,7 @@ class ProviderAttempt:
     deferred: list[Unit] = field(default_factory=list)
     failure: ProviderError | None = None
     stopped: bool = False
+    sent: int = 0
 
     async def run(self, todo: list[Unit]) -> None:
         """Narrate `todo`; the first paragraph alone while the breaker is half open.
@@ -339,6 +340,7 @@ class ProviderAttempt:
                     request_id=speech.request_id,
                 ) from error
 
+            self.sent += len(request.text)
             await breaker.success()
             return speech.audio, speech.request_id
 

@@ -24,8 +24,15 @@ from pathlib import Path
 
 from narrate.engine.attempt import ProviderAttempt
 from narrate.engine.breaker import Admission, Breaker, BreakerPolicy
+from narrate.engine.budget import Budget
 from narrate.engine.results import Attempt, Outcome, StoryResult
-from narrate.engine.story import Story, most_complete, paragraph_results, units
+from narrate.engine.story import (
+    Story,
+    most_complete,
+    paragraph_results,
+    planned_chars,
+    units,
+)
 from narrate.engine.workshop import Progress, Workshop
 from narrate.providers.base import Provider
 from narrate.store.audio_files import AudioStore
@@ -53,6 +60,7 @@ class StoryNarrator:
         breakers: Mapping[str, BreakerPolicy] | None = None,
         progress: Progress | None = None,
         claim_lease: float = DEFAULT_LEASE,
+        budget: Budget | None = None,
     ) -> None:
         self.owner = worker_id()
         claims = ClaimStore(cache.engine, self.owner, claim_lease)
@@ -60,6 +68,7 @@ class StoryNarrator:
         self.health = HealthStore(cache.engine)
         self.stories = StoryStore(cache.engine)
         self.breakers = dict(breakers or {})
+        self.budget = budget or Budget()
         self.early_probes: dict[str, asyncio.Lock] = {}
 
     def allow_early_probe(self, provider: str) -> None:
@@ -133,23 +142,44 @@ class StoryNarrator:
             self.shop.usable, story, provider, voice_id, hashes
         )
         todo = [unit for unit in story.units if unit.text_hash not in found]
-        policy = self.breakers.get(provider.name, BreakerPolicy())
-        breaker = Breaker(provider.name, self.health, policy, self.owner)
-        admission = await self._admit(breaker) if todo else Admission.GO
+        needed = planned_chars(todo, provider.text_limit(voice_id))
+        over = await self.budget.reserve(provider, needed)
+        if over is not None:
+            attempt = Attempt(
+                provider.name,
+                Outcome.SKIPPED,
+                "budget",
+                over,
+                cached=len(found),
+                failed=len(todo),
+            )
+            return attempt, found, {}
 
-        if admission is Admission.SKIP:
-            attempt = _skipped(provider.name, breaker, len(found), len(todo))
-            new: dict[str, AudioEntry] = {}
-        else:
-            if self.shop.progress:
-                self.shop.progress.begin(
-                    story.story_id, provider.name, len(found), len(story.units)
+        sent = 0
+        try:
+            policy = self.breakers.get(provider.name, BreakerPolicy())
+            breaker = Breaker(provider.name, self.health, policy, self.owner)
+            admission = await self._admit(breaker) if todo else Admission.GO
+            if admission is Admission.SKIP:
+                attempt = _skipped(provider.name, breaker, len(found), len(todo))
+                new: dict[str, AudioEntry] = {}
+            else:
+                if self.shop.progress:
+                    self.shop.progress.begin(
+                        story.story_id, provider.name, len(found), len(story.units)
+                    )
+                work = ProviderAttempt(
+                    self.shop, story, provider, voice_id, breaker, last
                 )
-            work = ProviderAttempt(self.shop, story, provider, voice_id, breaker, last)
-            await work.run(todo)
-            found.update(work.shared)
-            attempt = _finished(work, len(found), len(todo) - len(work.shared))
-            new = work.new
+                try:
+                    await work.run(todo)
+                finally:
+                    sent = work.sent
+                found.update(work.shared)
+                attempt = _finished(work, len(found), len(todo) - len(work.shared))
+                new = work.new
+        finally:
+            await self.budget.settle(provider, needed, sent)
         attempt.seconds = round(time.monotonic() - started, 3)
         return attempt, found, new
 

@@ -115,6 +115,12 @@ class Breaker:
             early = False  # another worker's probe answers for this one too
             await asyncio.sleep(_PROBE_POLL)
 
+    def peek(self) -> Admission:
+        """What `admit` would say now, without claiming a probe or waiting:
+        for `--dry-run`, which makes no request."""
+        self.row = self.store.get(self.provider)
+        return self._admission(datetime.now(UTC), early=False) or Admission.PROBE
+
     def _admission(self, now: datetime, early: bool) -> Admission | None:
         """GO or SKIP when the row decides it alone; None when a probe may be due."""
         row, fingerprint = self.row, self.policy.fingerprint

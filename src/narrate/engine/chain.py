@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,20 +41,29 @@ _COMMON_KEYS = {
     "cooldown",
 }
 _SETTINGS = {
-    "elevenlabs": {"api_key", "base_url", "model", "output_format", "max_concurrency"},
-    "deepgram": {"api_key", "base_url", "encoding", "max_concurrency"},
-    "edge": {"max_concurrency"},
+    "elevenlabs": {
+        "api_key",
+        "base_url",
+        "model",
+        "output_format",
+        "max_concurrency",
+        "monthly_chars",
+    },
+    "deepgram": {"api_key", "base_url", "encoding", "max_concurrency", "monthly_chars"},
+    "edge": {"max_concurrency", "monthly_chars"},
     "espeak": set(),
 }
 
 
 @dataclass(frozen=True)
 class Chain:
-    """The providers to try in order, those left out, and each one's breaker policy."""
+    """The providers to try in order, those left out, each one's breaker policy
+    and monthly character budget (`monthly_chars` in its config table)."""
 
     providers: list[Provider]
     left_out: list[LeftOut]
     breakers: dict[str, BreakerPolicy]
+    budgets: dict[str, int] = field(default_factory=dict)
 
 
 def build_chain(
@@ -90,7 +99,21 @@ def build_chain(
         )
         for provider in chain
     }
-    return Chain(chain, left_out, breakers)
+    budgets = {
+        provider.name: budget
+        for provider in chain
+        if (budget := monthly_budget(provider.name, settings)) is not None
+    }
+    return Chain(chain, left_out, breakers, budgets)
+
+
+def monthly_budget(name: str, settings: Settings) -> int | None:
+    """The provider's `monthly_chars` from the config file, if it has one."""
+    table = _table(name, settings)
+    if "monthly_chars" not in table:
+        return None
+    where = f"{settings.config_path}: providers.{name}.monthly_chars"
+    return int(number(table["monthly_chars"], where, 0, 10**12, whole=True))
 
 
 def _fingerprint(name: str, settings: Settings) -> str:

@@ -11,18 +11,22 @@ reports it among the results.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.config import load_settings
+from narrate.config import Settings, load_settings
 from narrate.engine.batch import Progress, StoryNarrator
+from narrate.engine.budget import Budget
 from narrate.engine.chain import Chain, build_chain
 from narrate.engine.export import check_out_dir, export_story
+from narrate.engine.plan import StoryPlan, plan_story
 from narrate.engine.results import StoryResult
 from narrate.errors import ConfigError, InputError
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache, database_errors
+from narrate.store.usage import UsageStore
 from narrate.text import LoadedStory, load_story
 from narrate.voices import Voice, find_voice, load_catalog
 
@@ -46,6 +50,7 @@ class BatchJob:
     out_dir: Path | None = None
     database_url: str | None = None
     encoding: str | None = None
+    max_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,38 +70,109 @@ def run_batch(
     env: Mapping[str, str] | None = None,
 ) -> list[StoryResult]:
     """Narrate every story of the job; one result per story, in the job's order."""
-    settings = load_settings(env, database_url=job.database_url)
-    voice = find_voice(load_catalog(settings.voices), job.voice)
-    concurrency = int(_positive("--concurrency", job.concurrency, settings.concurrency))
-    timeout = _positive("--timeout", job.timeout, settings.timeout)
-    stories = _stories(job)
-    chain = build_chain(job.chain, settings, timeout)
-    for story in stories:
+    run = _Run.prepare(job, env)
+    for story in run.stories:
         if job.out_dir is not None and story.loaded is not None:
-            check_out_dir(_out_dir(job, story, len(stories)), story.story_id)
-    if all(story.loaded is None for story in stories):
-        return [_unreadable(story, voice, chain) for story in stories]
+            check_out_dir(_out_dir(job, story, len(run.stories)), story.story_id)
+    if all(story.loaded is None for story in run.stories):
+        return [_unreadable(story, run.voice, run.chain) for story in run.stories]
 
-    cache = Cache.open(settings.database_url)
-    try:
-        narrator = StoryNarrator(
-            cache,
-            AudioStore(settings.audio_dir),
-            concurrency=concurrency,
-            timeout=timeout,
-            breakers=chain.breakers,
-            claim_lease=settings.claim_lease,
-            progress=progress,
-        )
-        with database_errors(cache.engine):
-            results = asyncio.run(_narrate_all(narrator, stories, voice, chain))
-    finally:
-        cache.close()
-    count = len(stories)
+    with (
+        run.narrator(progress) as narrator,
+        database_errors(narrator.shop.cache.engine),
+    ):
+        results = asyncio.run(_narrate_all(narrator, run.stories, run.voice, run.chain))
+    count = len(run.stories)
     return [
-        _finish(job, chain, story, result, count)
-        for story, result in zip(stories, results, strict=True)
+        _finish(job, run.chain, story, result, count)
+        for story, result in zip(run.stories, results, strict=True)
     ]
+
+
+def plan_batch(
+    job: BatchJob, *, env: Mapping[str, str] | None = None
+) -> list[StoryPlan]:
+    """What `run_batch` would send each provider, story by story; no request made."""
+    run = _Run.prepare(job, env)
+    plans = [
+        StoryPlan(
+            story.story_id,
+            story.path.absolute(),
+            run.voice.name,
+            left_out=run.chain.left_out,
+            error=str(story.error) if story.error else None,
+        )
+        for story in run.stories
+    ]
+    if all(story.loaded is None for story in run.stories):
+        return plans
+
+    with run.narrator(None) as narrator, database_errors(narrator.shop.cache.engine):
+        for index, story in enumerate(run.stories):
+            if story.loaded is None:
+                continue
+            plan = asyncio.run(
+                plan_story(
+                    narrator,
+                    story.story_id,
+                    story.path.absolute(),
+                    story.loaded.paragraphs,
+                    run.voice,
+                    run.chain.providers,
+                )
+            )
+            plan.left_out = run.chain.left_out
+            plan.warnings = [story.loaded.warning] if story.loaded.warning else []
+            plans[index] = plan
+    return plans
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A batch run's settings, checked, and its stories, read."""
+
+    job: BatchJob
+    settings: Settings
+    voice: Voice
+    concurrency: int
+    timeout: float
+    stories: list[_Story]
+    chain: Chain
+
+    @classmethod
+    def prepare(cls, job: BatchJob, env: Mapping[str, str] | None) -> _Run:
+        settings = load_settings(env, database_url=job.database_url)
+        voice = find_voice(load_catalog(settings.voices), job.voice)
+        concurrency = _positive("--concurrency", job.concurrency, settings.concurrency)
+        timeout = _positive("--timeout", job.timeout, settings.timeout)
+        if job.max_chars is not None and job.max_chars < 0:
+            raise ConfigError(f"--max-chars must not be negative, not {job.max_chars}")
+        stories = _stories(job)
+        chain = build_chain(job.chain, settings, timeout)
+        return cls(job, settings, voice, int(concurrency), timeout, stories, chain)
+
+    @contextlib.contextmanager
+    def narrator(self, progress: Progress | None) -> Iterator[StoryNarrator]:
+        """A narrator on the opened cache, closed when done."""
+        cache = Cache.open(self.settings.database_url)
+        try:
+            budget = Budget(
+                max_chars=self.job.max_chars,
+                monthly=self.chain.budgets,
+                usage=UsageStore(cache.engine),
+            )
+            yield StoryNarrator(
+                cache,
+                AudioStore(self.settings.audio_dir),
+                concurrency=self.concurrency,
+                timeout=self.timeout,
+                breakers=self.chain.breakers,
+                claim_lease=self.settings.claim_lease,
+                progress=progress,
+                budget=budget,
+            )
+        finally:
+            cache.close()
 
 
 def story_paths(paths: Sequence[Path]) -> list[Path]:

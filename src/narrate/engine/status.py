@@ -9,12 +9,13 @@ from datetime import datetime
 
 from narrate.config import load_settings
 from narrate.engine.breaker import CLOSED
-from narrate.engine.chain import missing_key
+from narrate.engine.chain import missing_key, monthly_budget
 from narrate.providers import DEFAULT_CHAIN
 from narrate.store.cache import Cache, database_errors
 from narrate.store.health import HealthStore
 from narrate.store.models import StoryRecord
 from narrate.store.stories import StoryStore
+from narrate.store.usage import UsageStore, this_month
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class ProviderStatus:
     last_reason: str | None = None
     last_message: str | None = None
     retry_at: datetime | None = None
+    month_chars: int = 0
+    monthly_chars: int | None = None
 
 
 def provider_statuses(
@@ -41,6 +44,7 @@ def provider_statuses(
     try:
         with database_errors(cache.engine):
             health = HealthStore(cache.engine).all()
+            usage = UsageStore(cache.engine).month(this_month())
     finally:
         cache.close()
 
@@ -59,6 +63,8 @@ def provider_statuses(
                 last_reason=row.last_reason if row else None,
                 last_message=row.last_message if row else None,
                 retry_at=row.retry_at if row and row.state != CLOSED else None,
+                month_chars=usage.get(name, 0),
+                monthly_chars=monthly_budget(name, settings),
             )
         )
     return statuses

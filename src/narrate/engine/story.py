@@ -60,6 +60,12 @@ def units(paragraphs: Sequence[Paragraph]) -> list[Unit]:
     return list(found.values())
 
 
+def planned_chars(todo: Sequence[Unit], limit: int) -> int:
+    """The characters requests for `todo` carry, chunked within `limit`: what a
+    provider is sent (and bills) for them when no chunk has to be split again."""
+    return sum(len(chunk) for unit in todo for chunk in split_chunks(unit.text, limit))
+
+
 def chunk_requests(request: SpeechRequest, limit: int) -> list[SpeechRequest]:
     """The request split into chunks within `limit`, each with its neighbours."""
     return requests_for(request, split_chunks(request.text, limit))

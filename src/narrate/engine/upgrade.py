@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from narrate.config import Settings, load_settings
 from narrate.engine.batch import Progress, StoryNarrator, story_record
 from narrate.engine.breaker import BreakerPolicy
+from narrate.engine.budget import Budget
 from narrate.engine.chain import build_chain
 from narrate.engine.results import StoryResult
 from narrate.errors import (
@@ -51,6 +52,7 @@ from narrate.store.cache import Cache, database_errors
 from narrate.store.claims import ClaimKey, ClaimState, ClaimStore, worker_id
 from narrate.store.models import StoryRecord
 from narrate.store.stories import StoryStore
+from narrate.store.usage import UsageStore
 from narrate.text import load_story
 from narrate.voices import Voice, find_voice, load_catalog
 
@@ -66,6 +68,7 @@ class UpgradeJob:
     concurrency: int | None = None
     timeout: float | None = None
     database_url: str | None = None
+    max_chars: int | None = None
 
 
 class UpgradeOutcome(StrEnum):
@@ -110,6 +113,8 @@ def run_upgrade(
     catalog = load_catalog(settings.voices)
     if job.limit is not None and job.limit < 1:
         raise ConfigError(f"--limit must be at least 1, not {job.limit}")
+    if job.max_chars is not None and job.max_chars < 0:
+        raise ConfigError(f"--max-chars must not be negative, not {job.max_chars}")
     concurrency = job.concurrency or settings.concurrency
     timeout = job.timeout or settings.timeout
 
@@ -128,6 +133,11 @@ def run_upgrade(
                 breakers=preferred.breakers,
                 claim_lease=settings.claim_lease,
                 progress=progress,
+                budget=Budget(
+                    max_chars=job.max_chars,
+                    monthly=preferred.budgets,
+                    usage=UsageStore(cache.engine),
+                ),
             )
             locks = ClaimStore(cache.engine, worker_id(), settings.claim_lease)
             upgrade = _Pass(narrator, locks, preferred, catalog)
@@ -149,13 +159,14 @@ class _Preferred:
 
     providers: dict[str, Provider]
     breakers: dict[str, BreakerPolicy]
+    budgets: dict[str, int]
     problems: dict[str, str]
 
     @classmethod
     def build(
         cls, stories: list[StoryRecord], settings: Settings, timeout: float
     ) -> _Preferred:
-        built = cls({}, {}, {})
+        built = cls({}, {}, {}, {})
         for name in sorted({story.preferred_provider for story in stories}):
             try:
                 chain = build_chain([name], settings, timeout)
@@ -164,6 +175,7 @@ class _Preferred:
                 continue
             built.providers[name] = chain.providers[0]
             built.breakers.update(chain.breakers)
+            built.budgets.update(chain.budgets)
         return built
 
     async def aclose(self) -> None:

@@ -40,11 +40,14 @@ class Provider(abc.ABC):
 
     `max_chars` is the longest text one request may carry; `max_concurrency`
     caps how many requests run at once, whatever `--concurrency` asks for.
+    `billed` is false for a provider that runs here and costs nothing: the
+    characters it is sent count toward no budget.
     """
 
     name: str
     max_chars: int
     max_concurrency: int
+    billed: bool = True
     retry: RetryPolicy = RetryPolicy()
 
     @abc.abstractmethod

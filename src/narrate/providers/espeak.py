@@ -116,6 +116,7 @@ class EspeakProvider(Provider):
     name = "espeak"
     max_chars = 4000
     max_concurrency = 1
+    billed = False
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak")

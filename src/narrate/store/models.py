@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 
@@ -109,3 +110,18 @@ class StoryRecord(SQLModel, table=True):
     paragraphs: int
     chars: int
     narrated_at: datetime
+
+
+class ProviderUsage(SQLModel, table=True):
+    """Characters sent to a provider in one calendar month (UTC, `YYYY-MM`).
+
+    While a story is narrated, what it is about to send is reserved here, so
+    that workers sharing the database cannot together overrun a monthly
+    budget; what was not sent is given back when the story's attempt ends.
+    """
+
+    __tablename__ = "provider_usage"
+
+    provider: str = Field(primary_key=True, max_length=50)
+    month: str = Field(primary_key=True, max_length=7)
+    chars: int = Field(sa_type=BigInteger)
