@@ -28,6 +28,7 @@ from narrate.engine.budget import Budget
 from narrate.engine.results import Attempt, Outcome, StoryResult
 from narrate.engine.story import (
     Story,
+    Unit,
     most_complete,
     paragraph_results,
     planned_chars,
@@ -145,43 +146,47 @@ class StoryNarrator:
         needed = planned_chars(todo, provider.text_limit(voice_id))
         over = await self.budget.reserve(provider, needed)
         if over is not None:
-            attempt = Attempt(
-                provider.name,
-                Outcome.SKIPPED,
-                "budget",
-                over,
-                cached=len(found),
-                failed=len(todo),
+            attempt = Attempt(provider.name, Outcome.SKIPPED, "budget", over)
+            attempt.cached, attempt.failed = len(found), len(todo)
+            new: dict[str, AudioEntry] = {}
+        else:
+            attempt, new = await self._spend(
+                story, provider, voice_id, last, found, todo, needed
             )
-            return attempt, found, {}
+        attempt.seconds = round(time.monotonic() - started, 3)
+        return attempt, found, new
 
-        sent = 0
+    async def _spend(
+        self,
+        story: Story,
+        provider: Provider,
+        voice_id: str,
+        last: bool,
+        found: dict[str, AudioEntry],
+        todo: list[Unit],
+        reserved: int,
+    ) -> tuple[Attempt, dict[str, AudioEntry]]:
+        """The provider narrates `todo`, its breaker willing, on the characters
+        reserved for it; what it did not send is given back. Paragraphs other
+        workers finished meanwhile join `found`."""
+        work = None
         try:
             policy = self.breakers.get(provider.name, BreakerPolicy())
             breaker = Breaker(provider.name, self.health, policy, self.owner)
             admission = await self._admit(breaker) if todo else Admission.GO
             if admission is Admission.SKIP:
-                attempt = _skipped(provider.name, breaker, len(found), len(todo))
-                new: dict[str, AudioEntry] = {}
-            else:
-                if self.shop.progress:
-                    self.shop.progress.begin(
-                        story.story_id, provider.name, len(found), len(story.units)
-                    )
-                work = ProviderAttempt(
-                    self.shop, story, provider, voice_id, breaker, last
+                return _skipped(provider.name, breaker, len(found), len(todo)), {}
+
+            if self.shop.progress:
+                self.shop.progress.begin(
+                    story.story_id, provider.name, len(found), len(story.units)
                 )
-                try:
-                    await work.run(todo)
-                finally:
-                    sent = work.sent
-                found.update(work.shared)
-                attempt = _finished(work, len(found), len(todo) - len(work.shared))
-                new = work.new
+            work = ProviderAttempt(self.shop, story, provider, voice_id, breaker, last)
+            await work.run(todo)
         finally:
-            await self.budget.settle(provider, needed, sent)
-        attempt.seconds = round(time.monotonic() - started, 3)
-        return attempt, found, new
+            await self.budget.settle(provider, reserved, work.sent if work else 0)
+        found.update(work.shared)
+        return _finished(work, len(found), len(todo) - len(work.shared)), work.new
 
     async def _admit(self, breaker: Breaker) -> Admission:
         """The breaker's word, with the provider's early probe if one is allowed.

@@ -102,6 +102,17 @@ class Upgrade:
         return EXIT_OK
 
 
+# A story another pass holds, or has brought back since this pass listed it.
+_TAKEN = {
+    ClaimState.HELD: (UpgradeOutcome.BUSY, None, "another upgrade pass has it"),
+    ClaimState.DONE: (
+        UpgradeOutcome.DONE,
+        None,
+        "another upgrade pass brought it back",
+    ),
+}
+
+
 def run_upgrade(
     job: UpgradeJob,
     *,
@@ -211,9 +222,8 @@ class _Pass:
         """The story tried on its preferred provider, if no other pass has it."""
         name = story.preferred_provider
         if name in self.preferred.problems:
-            return Upgrade(
-                story, UpgradeOutcome.ERROR, message=self.preferred.problems[name]
-            )
+            problem = self.preferred.problems[name]
+            return Upgrade(story, UpgradeOutcome.ERROR, message=problem)
         try:
             voice = find_voice(self.catalog, story.voice)
             loaded = await asyncio.to_thread(load_story, Path(story.source))
@@ -222,16 +232,8 @@ class _Pass:
 
         key = ClaimKey(story.story_id, _LOCK_HASH, story.voice, _LOCK_PROVIDER)
         state = await asyncio.to_thread(self._claim, key)
-        if state is ClaimState.HELD:
-            return Upgrade(
-                story, UpgradeOutcome.BUSY, message="another upgrade pass has it"
-            )
-        if state is ClaimState.DONE:
-            return Upgrade(
-                story,
-                UpgradeOutcome.DONE,
-                message="another upgrade pass brought it back",
-            )
+        if state is not ClaimState.CLAIMED:
+            return Upgrade(story, *_TAKEN[state])
         try:
             result = await self.narrator.narrate(
                 story.story_id,
@@ -241,12 +243,14 @@ class _Pass:
                 [self.preferred.providers[name]],
                 record=False,
             )
-            if result.status != "complete":
-                return Upgrade(story, UpgradeOutcome.NOT_UPGRADED, result, _why(result))
-            await asyncio.to_thread(self.narrator.stories.record, story_record(result))
-            return Upgrade(story, UpgradeOutcome.UPGRADED, result)
+            if result.status == "complete":  # recorded before the claim goes
+                record = story_record(result)
+                await asyncio.to_thread(self.narrator.stories.record, record)
         finally:
             await asyncio.to_thread(self.locks.release, key)
+        if result.status != "complete":
+            return Upgrade(story, UpgradeOutcome.NOT_UPGRADED, result, _why(result))
+        return Upgrade(story, UpgradeOutcome.UPGRADED, result)
 
     def _claim(self, key: ClaimKey) -> ClaimState:
         stories = self.narrator.stories
