@@ -416,6 +416,10 @@ def _dry_run(job: BatchJob, *, json_output: bool) -> None:
     for plan in plans:
         if plan.error is not None:
             _error(plan.error)
+        for warning in plan.warnings:
+            stderr.print(
+                Text.assemble(("Warning: ", "yellow"), warning), highlight=False
+            )
     if json_output:
         for plan in plans:
             print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)

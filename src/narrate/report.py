@@ -288,9 +288,7 @@ def plan_table(plans: Iterable[StoryPlan]) -> Table:
         for step in plan.providers:
             note = step.note or ""
             if step.lands:
-                note = (
-                    f"the story lands here; {note}" if note else "the story lands here"
-                )
+                note = f"lands here; {note}" if note else "lands here"
             table.add_row(
                 Text(plan.story_id),
                 Text(
