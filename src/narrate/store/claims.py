@@ -81,6 +81,12 @@ class ClaimStore:
                 return ClaimState.DONE
         return ClaimState.CLAIMED
 
+    def acquire_in(self, connection: sa.Connection, key: ClaimKey) -> bool:
+        """Claim the paragraph inside a transaction the caller holds; False when
+        a live claim of another worker holds it. Lets one transaction claim a
+        paragraph and change its entry together."""
+        return self._insert(connection, key)
+
     def _insert(self, connection: sa.Connection, key: ClaimKey) -> bool:
         """Insert our claim, first clearing a claim that ran out or whose owner,
         a process of this host, is gone."""
