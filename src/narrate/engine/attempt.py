@@ -109,24 +109,11 @@ class ProviderAttempt:
     @contextlib.asynccontextmanager
     async def _claims_kept(self) -> AsyncIterator[None]:
         """Renew this worker's claims while the attempt lasts; drop them after."""
-        claims = self.shop.claims
-        if claims is None:
+        if self.shop.claims is None:
             yield
             return
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(claims.lease / 3)
-                await asyncio.to_thread(claims.renew)
-
-        heartbeat = asyncio.create_task(renew())
-        try:
+        async with self.shop.claims.kept():
             yield
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            await asyncio.to_thread(claims.release_all)
 
     async def _collect_others(self, width: int) -> None:
         """Wait for the paragraphs other workers claimed: take their audio from

@@ -24,8 +24,7 @@ dealt with; every pass reports them as errors.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -213,7 +212,7 @@ class _Pass:
                 return await self.upgrade(story)
 
         try:
-            async with self._locks_kept():
+            async with self.locks.kept():
                 return list(await asyncio.gather(*(one(s) for s in stories)))
         finally:
             await self.preferred.aclose()
@@ -259,24 +258,6 @@ class _Pass:
             return stories.status_in(connection, key.story_id, key.voice) == "complete"
 
         return self.locks.acquire(key, done)
-
-    @contextlib.asynccontextmanager
-    async def _locks_kept(self) -> AsyncIterator[None]:
-        """Renew the pass's story claims while it lasts."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.locks.lease / 3)
-                await asyncio.to_thread(self.locks.renew)
-
-        heartbeat = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            await asyncio.to_thread(self.locks.release_all)
 
 
 def _why(result: StoryResult) -> str:

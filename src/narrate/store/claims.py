@@ -11,13 +11,14 @@ drop the key's claim if it ran out, insert ours unless one is there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -112,6 +113,25 @@ class ClaimStore:
         """Give up this worker's claim on the paragraph."""
         with self._writing() as connection:
             self.release_in(connection, key)
+
+    @contextlib.asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """Renew this worker's claims every third of the lease while inside;
+        give up all of them when leaving."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease / 3)
+                await asyncio.to_thread(self.renew)
+
+        heartbeat = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await asyncio.to_thread(self.release_all)
 
     def release_all(self) -> None:
         """Give up every claim this worker still holds."""

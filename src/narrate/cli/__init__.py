@@ -1,0 +1,76 @@
+"""The `narrate` command: parse options, call the library, render the result.
+
+Every error is one red `Error: ...` line on stderr with the exit code the
+README documents: usage errors too (exit 2), not Click's usage panel. Set
+NARRATE_DEBUG=1 to see the traceback of narrate's own errors instead. The
+heavy parts (database, providers) are imported only when a command needs
+them, so `narrate --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from narrate import __version__
+from narrate.cli.common import app, say_error, stderr
+from narrate.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
+# Importing the command modules adds their commands, in this order, to `app`.
+# isort: off
+from narrate.cli import narrating  # noqa: E402, F401
+from narrate.cli import listing  # noqa: E402, F401
+from narrate.cli import care  # noqa: E402, F401
+
+# isort: on
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the command line; the console script's entry point."""
+    try:
+        code = app(prog_name="narrate", standalone_mode=False)
+    except Exception as error:
+        code = _usage_error(error)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _usage_error(error: Exception) -> int:
+    """Show a command-line parsing error as one line; its exit code.
+
+    Typer raises Click's exceptions, from Click or from its own copy of it
+    depending on the version, so they are recognised by their shape.
+    """
+    if type(error).__name__ == "NoArgsIsHelpError":
+        return EXIT_USAGE
+    if type(error).__name__ == "Abort":
+        stderr.print(Text("Interrupted.", style="red"))
+        return EXIT_INTERRUPTED
+    exit_code = getattr(error, "exit_code", None)
+    format_message = getattr(error, "format_message", None)
+    if not isinstance(exit_code, int) or not callable(format_message):
+        raise error
+    say_error(str(format_message()))
+    return exit_code
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"narrate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Turn a story text file into narrated audio, one paragraph at a time."""

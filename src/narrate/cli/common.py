@@ -1,0 +1,135 @@
+"""What every `narrate` command shares: the app, the consoles, options, and
+the one-line errors with their exit codes."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, NarrateError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Turn a story text file into narrated audio, one paragraph at a time.",
+)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def positive(value: float | None) -> float | None:
+    """A callback: the value must be a positive number of seconds."""
+    if value is not None and (math.isnan(value) or value <= 0):
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def codec(value: str | None) -> str | None:
+    """A callback: the value must name a known text encoding."""
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise typer.BadParameter(f"no encoding called {value!r}") from None
+    return value
+
+
+def not_empty(value: str | None) -> str | None:
+    """A callback: the value must not be blank."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
+# The --db option, the same for every command that opens the cache.
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Cache database URL.",
+        show_default="SQLite in the data dir",
+        callback=not_empty,
+    ),
+]
+
+
+# The --max-chars option of the commands that send text to providers.
+MaxCharsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Send billed providers at most this many characters in this run; "
+        "a provider that would go over is skipped, reason budget.",
+        show_default="no limit",
+    ),
+]
+
+# The options several commands share.
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Paragraphs narrated at once.", show_default="4"),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds one provider request may take at most.",
+        show_default="60",
+        callback=positive,
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", help="Log one line per provider request.")
+]
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr with --verbose; say nothing otherwise."""
+    logger = logging.getLogger("narrate")
+    logger.addHandler(logging.NullHandler())
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def say_error(message: str) -> None:
+    """One red `Error: ...` line on stderr, whatever the message's line breaks."""
+    line = " ".join(message.split())
+    stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
+
+
+@contextlib.contextmanager
+def handled_errors() -> Iterator[None]:
+    """Turn narrate's errors, the system's and Ctrl-C into one line and an exit code."""
+    try:
+        yield
+    except NarrateError as error:
+        if os.environ.get("NARRATE_DEBUG"):
+            raise
+        say_error(str(error))
+        raise typer.Exit(error.exit_code) from None
+    except OSError as error:
+        if os.environ.get("NARRATE_DEBUG"):
+            raise
+        say_error(str(error))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        stderr.print(Text("Interrupted.", style="red"))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def warn(message: str) -> None:
+    """One yellow `Warning: ...` line on stderr."""
+    stderr.print(Text.assemble(("Warning: ", "yellow"), message), highlight=False)

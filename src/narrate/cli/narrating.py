@@ -1,0 +1,240 @@
+"""The commands that narrate: `batch` (and its dry run) and `upgrade`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from narrate.cli.common import (
+    ConcurrencyOption,
+    DatabaseOption,
+    MaxCharsOption,
+    QuietOption,
+    TimeoutOption,
+    VerboseOption,
+    app,
+    codec,
+    handled_errors,
+    not_empty,
+    say_error,
+    setup_logging,
+    stderr,
+    stdout,
+    warn,
+)
+from narrate.errors import EXIT_BAD_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    from narrate.engine.results import StoryResult
+    from narrate.engine.run import BatchJob
+
+T = TypeVar("T")
+
+
+@app.command()
+def batch(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Story files, or directories of .txt and .md stories.",
+            show_default=False,
+            readable=False,
+        ),
+    ],
+    voice: Annotated[
+        str, typer.Option("--voice", "-v", help="Narrator voice.")
+    ] = "milo",
+    story_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Cache key of the story.",
+            show_default="the file name without its extension",
+            callback=not_empty,
+        ),
+    ] = None,
+    chain: Annotated[
+        str | None,
+        typer.Option(
+            help="Providers to try in order, comma-separated, e.g. deepgram,espeak.",
+            show_default="elevenlabs,deepgram,edge,espeak, those configured",
+        ),
+    ] = None,
+    concurrency: ConcurrencyOption = None,
+    timeout: TimeoutOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Copy the audio here as numbered files with a manifest."),
+    ] = None,
+    db: DatabaseOption = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the file in this encoding instead of guessing.", callback=codec
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per story on stdout.")
+    ] = False,
+    require_preferred: Annotated[
+        bool,
+        typer.Option(
+            "--require-preferred",
+            help="Exit 5 when the story is complete but not in the preferred voice.",
+        ),
+    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    max_chars: MaxCharsOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what each provider would be sent and what is cached; "
+            "send nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Narrate stories, each in one voice, by the first provider of the chain that
+    can do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
+    input or configuration; 5: with --require-preferred, not the preferred voice.
+    With several stories, the most serious of their codes."""
+    setup_logging(verbose)
+    with handled_errors():
+        from narrate.engine.results import worst_exit_code
+        from narrate.engine.run import BatchJob, run_batch
+
+        job = BatchJob(
+            paths=files,
+            voice=voice,
+            story_id=story_id,
+            chain=_split_chain(chain),
+            concurrency=concurrency,
+            timeout=timeout,
+            out_dir=out,
+            database_url=db,
+            encoding=encoding,
+            max_chars=max_chars,
+        )
+        if dry_run:
+            _dry_run(job, json_output=json_output)
+        results = _with_progress(run_batch, job, show=not (quiet or json_output))
+
+    for result in results:
+        code = result.exit_code(require_preferred)
+        _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
+    raise typer.Exit(worst_exit_code(results, require_preferred))
+
+
+@app.command()
+def upgrade(
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Upgrade at most this many stories, the longest waiting first."
+        ),
+    ] = None,
+    concurrency: ConcurrencyOption = None,
+    timeout: TimeoutOption = None,
+    db: DatabaseOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per story.")
+    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    max_chars: MaxCharsOption = None,
+) -> None:
+    """Bring degraded and incomplete stories back to their preferred voice: try
+    the preferred provider again on each story's source file, requesting only
+    the paragraphs it lacks. Exit 0: every story is complete in its preferred
+    voice (or another upgrade run has it); 5: some are still degraded; 3: some
+    are still incomplete; 4: a story's source or provider cannot be used."""
+    setup_logging(verbose)
+    with handled_errors():
+        from narrate.engine.upgrade import UpgradeJob, run_upgrade
+
+        job = UpgradeJob(
+            limit=limit,
+            concurrency=concurrency,
+            timeout=timeout,
+            database_url=db,
+            max_chars=max_chars,
+        )
+        upgrades = _with_progress(run_upgrade, job, show=not (quiet or json_output))
+
+    from narrate.engine.results import worst
+    from narrate.engine.upgrade import UpgradeOutcome, upgrade_dict
+    from narrate.report import upgrade_table
+
+    for item in upgrades:
+        if item.outcome is UpgradeOutcome.ERROR:
+            say_error(f"{item.story.story_id}: {item.message}")
+    if json_output:
+        for item in upgrades:
+            print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
+    elif not quiet:
+        if upgrades:
+            stdout.print(upgrade_table(upgrades))
+        else:
+            stdout.print("No degraded or incomplete stories.")
+    raise typer.Exit(worst(item.exit_code() for item in upgrades))
+
+
+def _dry_run(job: BatchJob, *, json_output: bool) -> None:
+    from narrate.engine.plan import plan_dict
+    from narrate.engine.run import plan_batch
+    from narrate.report import plan_table
+
+    plans = plan_batch(job)
+    for plan in plans:
+        if plan.error is not None:
+            say_error(plan.error)
+        for warning in plan.warnings:
+            warn(warning)
+    if json_output:
+        for plan in plans:
+            print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
+    else:
+        stdout.print(plan_table(plans))
+    failed = any(plan.error is not None for plan in plans)
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+def _with_progress(work: Callable[..., T], job: object, *, show: bool) -> T:
+    """`work(job)`, with a progress bar on stderr when `show` and it is a terminal."""
+    if not (show and stderr.is_terminal):
+        return work(job)
+    from narrate.report import ProgressBar
+
+    with ProgressBar(stderr) as bar:
+        return work(job, progress=bar)
+
+
+def _render(
+    result: StoryResult, *, json_output: bool, quiet: bool, failed: bool
+) -> None:
+    from narrate.report import json_line, print_story, summary_line
+
+    if result.error is not None:
+        say_error(result.error)
+        if json_output:
+            print(json_line(result), flush=True)
+        return
+    if not quiet:
+        for warning in result.warnings:
+            warn(warning)
+    if json_output:
+        print(json_line(result), flush=True)
+    elif not quiet:
+        print_story(stdout, result)
+    if quiet and failed:
+        say_error(summary_line(result))
+
+
+def _split_chain(chain: str | None) -> list[str] | None:
+    if chain is None:
+        return None
+    return [name.strip().lower() for name in chain.split(",") if name.strip()]
