@@ -84,6 +84,24 @@ def test_a_quota_error_opens_the_breaker_at_once(providers):
     assert narrate_providers(providers)[0]["breaker"] == "open"
 
 
+def test_a_quota_error_in_one_story_stops_the_other_stories_of_the_run(
+    providers, tmp_path
+):
+    quota = elevenlabs_error(401, "quota_exceeded", "Credits used up")
+    providers.eleven.script.always(quota)
+    folder = tmp_path / "stories"
+    folder.mkdir()
+    for number in range(6):
+        text = SIX.replace("tale", f"tale number {number}")
+        (folder / f"story{number}.txt").write_text(text)
+
+    result = providers.run(folder, "--json", "--concurrency", "2")
+
+    stories = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [s["used_provider"] for s in stories] == ["deepgram"] * 6
+    assert len(texts(providers.eleven)) <= 2, "one window of requests in all"
+
+
 def test_a_rerun_while_the_breaker_is_open_skips_the_provider_without_a_request(
     providers,
 ):

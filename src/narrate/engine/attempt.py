@@ -311,6 +311,8 @@ class ProviderAttempt:
         async def once() -> tuple[bytes, str | None]:
             try:
                 async with self.shop.slot(provider), asyncio.timeout(deadline):
+                    if breaker.tripped is not None:  # by another story's request
+                        raise _BreakerOpened(breaker.tripped)
                     speech = await provider.synthesize(request)
             except TimeoutError as error:
                 raise TimedOutError(

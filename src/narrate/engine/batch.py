@@ -71,6 +71,7 @@ class StoryNarrator:
         self.breakers = dict(breakers or {})
         self.budget = budget or Budget()
         self.early_probes: dict[str, asyncio.Lock] = {}
+        self._shared_breakers: dict[str, Breaker] = {}
 
     def allow_early_probe(self, provider: str) -> None:
         """Let the first attempt on `provider` probe its open breaker at once,
@@ -171,8 +172,7 @@ class StoryNarrator:
         workers finished meanwhile join `found`."""
         work = None
         try:
-            policy = self.breakers.get(provider.name, BreakerPolicy())
-            breaker = Breaker(provider.name, self.health, policy, self.owner)
+            breaker = self._breaker(provider.name)
             admission = await self._admit(breaker) if todo else Admission.GO
             if admission is Admission.SKIP:
                 return _skipped(provider.name, breaker, len(found), len(todo)), {}
@@ -187,6 +187,14 @@ class StoryNarrator:
             await self.budget.settle(provider, reserved, work.sent if work else 0)
         found.update(work.shared)
         return _finished(work, len(found), len(todo) - len(work.shared)), work.new
+
+    def _breaker(self, provider: str) -> Breaker:
+        """The provider's breaker, one for all the stories this narrator tells."""
+        if provider not in self._shared_breakers:
+            policy = self.breakers.get(provider, BreakerPolicy())
+            breaker = Breaker(provider, self.health, policy, self.owner)
+            self._shared_breakers[provider] = breaker
+        return self._shared_breakers[provider]
 
     async def _admit(self, breaker: Breaker) -> Admission:
         """The breaker's word, with the provider's early probe if one is allowed.

@@ -84,7 +84,12 @@ def counts(error: ProviderError) -> bool:
 
 
 class Breaker:
-    """One provider's breaker, as seen by one worker (`owner`)."""
+    """One provider's breaker, as seen by one worker (`owner`).
+
+    `tripped` is the failure that opened it in this worker: every story of
+    the worker that is using the provider stops at once, not only the one
+    whose request failed, until a probe succeeds.
+    """
 
     def __init__(
         self, provider: str, store: HealthStore, policy: BreakerPolicy, owner: str = ""
@@ -94,6 +99,7 @@ class Breaker:
         self.policy = policy
         self.owner = owner
         self.row = ProviderHealth(provider=provider, updated_at=datetime.now(UTC))
+        self.tripped: ProviderError | None = None
 
     async def admit(self, early: bool = False) -> Admission:
         """Whether the run may use the provider, must probe it, or must skip it.
@@ -106,9 +112,12 @@ class Breaker:
         while True:
             self.row = await asyncio.to_thread(self.store.get, self.provider)
             admission = self._admission(datetime.now(UTC), early)
+            if admission is Admission.GO:
+                self.tripped = None  # healthy again, by another worker's probe
             if admission is not None:
                 return admission
             if await self._claim_probe(early):
+                self.tripped = None  # the probe must go out
                 return Admission.PROBE
             if self.row.state != HALF_OPEN:
                 return Admission.SKIP
@@ -149,11 +158,14 @@ class Breaker:
         if not counts(error):
             return False
         now = datetime.now(UTC)
+        if _failed(self.row.model_copy(), error, now, self.policy).state == OPEN:
+            self.tripped = error  # at once here; the database has the last word
         self.row = await asyncio.to_thread(
             self.store.change,
             self.provider,
             lambda row: _failed(row, error, now, self.policy),
         )
+        self.tripped = error if self.row.state == OPEN else None
         return self.row.state == OPEN
 
     async def success(self) -> None:
@@ -164,6 +176,7 @@ class Breaker:
         self.row = await asyncio.to_thread(
             self.store.change, self.provider, lambda row: _succeeded(row, now)
         )
+        self.tripped = None
 
     @property
     def retry_at(self) -> datetime | None:
