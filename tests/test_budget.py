@@ -6,11 +6,14 @@ narrate reports are checked against what really went over the wire.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
 
 from e2e import FAST_RETRIES, SIX, Providers, attempt, texts
+from fakes import FakeProvider
+from narrate.engine.budget import Budget
 from narrate.store.usage import UsageStore, this_month
 from standins import audio, error
 
@@ -177,3 +180,60 @@ def test_giving_back_never_goes_below_zero(cache):
     usage.add("deepgram", "2026-01", -100)
 
     assert usage.used("deepgram", "2026-01") == 0
+
+
+def test_under_max_chars_stories_take_their_share_in_the_order_given(
+    providers, tmp_path
+):
+    long = providers.story(STORY, "long.txt")
+    short = providers.story("A short story, told in one breath.", "short.txt")
+    chain = ("--chain", "elevenlabs,espeak")
+    whole = providers.run(long, "--dry-run", "--json", *chain)
+    limit = str(json.loads(whole.stdout)["providers"][0]["chars"] + 10)
+
+    def landing(*args: str) -> dict[str, str]:
+        result = providers.narrate(
+            "batch",
+            str(long),
+            str(short),
+            "--json",
+            "--max-chars",
+            limit,
+            *chain,
+            *args,
+        )
+        stories = [json.loads(line) for line in result.stdout.splitlines()]
+        if "--dry-run" in args:
+            return {
+                s["story_id"]: next(p["provider"] for p in s["providers"] if p["lands"])
+                for s in stories
+            }
+        return {s["story_id"]: s["used_provider"] for s in stories}
+
+    planned = landing("--dry-run")
+    runs = [
+        landing("--db", f"sqlite:///{tmp_path / f'run{number}.db'}")
+        for number in range(5)
+    ]
+
+    assert planned == {"long": "elevenlabs", "short": "espeak"}
+    assert runs == [planned] * 5, "the first story given gets the budget, every time"
+
+
+def test_reservations_under_a_cap_follow_the_stories_order_not_their_speed():
+    budget = Budget(max_chars=100)
+    billed = FakeProvider("paid")
+    granted: list[str] = []
+
+    async def story(name: str, order: int, delay: float) -> None:
+        await asyncio.sleep(delay)  # the second story is ready first
+        async with budget.turn(order):
+            if await budget.reserve(billed, 80) is None:
+                granted.append(name)
+
+    async def both() -> None:
+        await asyncio.gather(story("first", 0, 0.2), story("second", 1, 0.0))
+
+    asyncio.run(both())
+
+    assert granted == ["first"]

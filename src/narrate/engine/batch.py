@@ -88,11 +88,13 @@ class StoryNarrator:
         chain: Sequence[Provider],
         *,
         record: bool = True,
+        order: int | None = None,
     ) -> StoryResult:
         """Narrate every speakable paragraph with the first provider that can do all.
 
         The story's row in the story table is replaced by the outcome, unless
         `record` is false: then the caller decides whether to record it.
+        `order` is the story's place in the run, for the run's budget.
         """
         story = Story(story_id, voice, units(paragraphs))
         attempts: list[Attempt] = []
@@ -101,7 +103,8 @@ class StoryNarrator:
 
         for provider in chain:
             last = provider is chain[-1]
-            attempt, found, new = await self._attempt(story, provider, last)
+            turn = order if provider is chain[0] else None
+            attempt, found, new = await self._attempt(story, provider, last, turn)
             attempts.append(attempt)
             entries[provider.name] = found | new
             generated[provider.name] = set(new)
@@ -129,23 +132,29 @@ class StoryNarrator:
         return result
 
     async def _attempt(
-        self, story: Story, provider: Provider, last: bool
+        self, story: Story, provider: Provider, last: bool, turn: int | None = None
     ) -> tuple[Attempt, dict[str, AudioEntry], dict[str, AudioEntry]]:
-        """One provider's try at the story: its attempt, cached and new entries."""
+        """One provider's try at the story: its attempt, cached and new entries.
+
+        With a `turn`, the provider's characters are reserved in the order of
+        the turns (see `Budget.turn`).
+        """
         started = time.monotonic()
         voice_id = story.voice.for_provider(provider.name)
         if voice_id is None:
+            await self.budget.pass_turn(turn)
             message = f"voice {story.voice.name!r} has no {provider.name} voice"
             attempt = Attempt(provider.name, Outcome.UNAVAILABLE, "no_voice", message)
             return attempt, {}, {}
 
-        hashes = [unit.text_hash for unit in story.units]
-        found = await asyncio.to_thread(
-            self.shop.usable, story, provider, voice_id, hashes
-        )
-        todo = [unit for unit in story.units if unit.text_hash not in found]
-        needed = planned_chars(todo, provider.text_limit(voice_id))
-        over = await self.budget.reserve(provider, needed)
+        async with self.budget.turn(turn):
+            hashes = [unit.text_hash for unit in story.units]
+            found = await asyncio.to_thread(
+                self.shop.usable, story, provider, voice_id, hashes
+            )
+            todo = [unit for unit in story.units if unit.text_hash not in found]
+            needed = planned_chars(todo, provider.text_limit(voice_id))
+            over = await self.budget.reserve(provider, needed)
         if over is not None:
             attempt = Attempt(provider.name, Outcome.SKIPPED, "budget", over)
             attempt.cached, attempt.failed = len(found), len(todo)

@@ -22,7 +22,8 @@ less, never more.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from narrate.providers.base import Provider
@@ -38,6 +39,8 @@ class Budget:
     usage: UsageStore | None = None
     month: str = field(default_factory=this_month)
     run_used: int = 0
+    _next_turn: int = 0
+    _turns: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def over(self, provider: Provider, chars: int) -> str | None:
         """Why sending `chars` more to the provider would break a budget, or
@@ -82,6 +85,34 @@ class Budget:
         await asyncio.to_thread(
             self.usage.add, provider.name, self.month, sent - counted
         )
+
+    @contextlib.asynccontextmanager
+    async def turn(self, order: int | None) -> AsyncIterator[None]:
+        """Wait for the story's turn to reserve; pass it on when leaving.
+
+        With `--max-chars`, which stories fit must not depend on which one's
+        cache lookup happens to finish first: the stories of a run take their
+        first provider's share in the order they were given, as `--dry-run`
+        assumes. Without a cap, or without an `order`, there is no waiting.
+        """
+        if order is None or self.max_chars is None:
+            yield
+            return
+        turns = self._turns
+        async with turns:
+            await turns.wait_for(lambda: self._next_turn >= order)
+        try:
+            yield
+        finally:
+            await self.pass_turn(order)
+
+    async def pass_turn(self, order: int | None) -> None:
+        """The story with this turn is done reserving (or never will)."""
+        if order is None or self.max_chars is None:
+            return
+        async with self._turns:
+            self._next_turn = max(self._next_turn, order + 1)
+            self._turns.notify_all()
 
     def _over_run(self, chars: int) -> str | None:
         if self.max_chars is None or self.run_used + chars <= self.max_chars:

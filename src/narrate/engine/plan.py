@@ -97,7 +97,7 @@ def _plan_provider(
         admission = breaker.peek()
         over = narrator.budget.over(provider, chars)
         if over is not None:
-            skip, note = "budget", over
+            skip, note = "budget", f"budget: {over}"
         elif admission is Admission.SKIP:
             until = breaker.retry_at
             when = f" until {until.astimezone():%Y-%m-%d %H:%M}" if until else ""

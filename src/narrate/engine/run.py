@@ -229,6 +229,7 @@ async def _narrate_all(
 ) -> list[StoryResult]:
     """Narrate the stories together, at most `concurrency` of them at a time."""
     turns = asyncio.Semaphore(narrator.shop.concurrency)
+    readable = [story for story in stories if story.loaded is not None]
 
     async def one(story: _Story) -> StoryResult:
         if story.loaded is None:
@@ -240,6 +241,7 @@ async def _narrate_all(
                 story.loaded.paragraphs,
                 voice,
                 chain.providers,
+                order=readable.index(story),
             )
 
     try:
