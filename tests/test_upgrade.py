@@ -185,6 +185,21 @@ def test_limit_takes_the_longest_waiting_story_first(providers):
     assert list(statuses(providers, "--degraded")) == ["other"]
 
 
+def test_a_story_that_cannot_be_upgraded_goes_to_the_back_of_the_line(providers):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+    (providers.home.parent / "tale.txt").unlink()
+
+    first, _ = upgrade(providers, "--limit", "1")
+    second, _ = upgrade(providers, "--limit", "1")
+
+    assert [(r["story_id"], r["outcome"]) for r in first + second] == [
+        ("tale", "error"),
+        ("other", "upgraded"),
+    ]
+    assert statuses(providers)["tale"]["upgrade_tried_at"] is not None
+
+
 def test_a_preferred_provider_without_a_key_is_an_error(providers):
     degrade(providers)
 

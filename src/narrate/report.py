@@ -216,6 +216,7 @@ def story_rows(stories: Iterable[StoryRecord]) -> list[dict[str, object]]:
             "paragraphs": s.paragraphs,
             "chars": s.chars,
             "narrated_at": _iso(s.narrated_at),
+            "upgrade_tried_at": _iso(s.upgrade_tried_at),
         }
         for s in stories
     ]

@@ -16,9 +16,9 @@ since this pass listed it (`done`). A preferred provider whose breaker is
 open gets one early probe per pass, so that a pass notices a recovery
 without waiting out the cool-down.
 
-A story that cannot be upgraded (its source file gone, say) stays first in
-line, so with `limit` such stories can hold back the others until they are
-dealt with; every pass reports them as errors.
+A story a pass tries and cannot bring back (its provider still down, its
+source file gone) goes to the back of the line, so with `limit` such stories
+do not hold back the others; every pass that tries one reports why.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from narrate.config import Settings, load_settings
 from narrate.engine.batch import Progress, StoryNarrator, story_record
 from narrate.engine.breaker import BreakerPolicy
 from narrate.engine.budget import Budget
-from narrate.engine.chain import build_chain
+from narrate.engine.chain import build_chain, missing_key
 from narrate.engine.results import StoryResult
 from narrate.errors import (
     EXIT_BAD_INPUT,
@@ -157,9 +158,10 @@ def run_upgrade(
 
 
 def _waiting(stories: StoryStore, limit: int | None) -> list[StoryRecord]:
-    """The degraded and incomplete stories, the longest waiting first."""
+    """The degraded and incomplete stories, the longest waiting first; a story
+    a pass tried and could not bring back waits again from then."""
     waiting = stories.all(("degraded", "incomplete"))
-    waiting.sort(key=lambda story: (story.narrated_at, story.story_id))
+    waiting.sort(key=lambda story: (_since(story), story.story_id))
     return waiting[:limit] if limit is not None else waiting
 
 
@@ -178,6 +180,10 @@ class _Preferred:
     ) -> _Preferred:
         built = cls({}, {}, {}, {})
         for name in sorted({story.preferred_provider for story in stories}):
+            missing = missing_key(name, settings)
+            if missing is not None:
+                built.problems[name] = f"the preferred {name} has no API key: {missing}"
+                continue
             try:
                 chain = build_chain([name], settings, timeout)
             except ConfigError as error:
@@ -209,7 +215,12 @@ class _Pass:
 
         async def one(story: StoryRecord) -> Upgrade:
             async with turns:
-                return await self.upgrade(story)
+                upgrade = await self.upgrade(story)
+            if upgrade.outcome in (UpgradeOutcome.ERROR, UpgradeOutcome.NOT_UPGRADED):
+                now = datetime.now(UTC)
+                stories = self.narrator.stories
+                await asyncio.to_thread(stories.tried, story.story_id, story.voice, now)
+            return upgrade
 
         try:
             async with self.locks.kept():
@@ -258,6 +269,12 @@ class _Pass:
             return stories.status_in(connection, key.story_id, key.voice) == "complete"
 
         return self.locks.acquire(key, done)
+
+
+def _since(story: StoryRecord) -> datetime:
+    """Since when the story has been waiting for an upgrade."""
+    tried = story.upgrade_tried_at
+    return max(story.narrated_at, tried) if tried else story.narrated_at
 
 
 def _why(result: StoryResult) -> str:

@@ -97,6 +97,8 @@ class StoryRecord(SQLModel, table=True):
     `status` is `complete` (every paragraph by the preferred provider),
     `degraded` (every paragraph has audio, not all of it by the preferred
     provider) or `incomplete` (some paragraphs have no audio).
+    `upgrade_tried_at` is when an upgrade pass last tried the story and could
+    not bring it back; a narration clears it.
     """
 
     __tablename__ = "story"
@@ -110,6 +112,7 @@ class StoryRecord(SQLModel, table=True):
     paragraphs: int
     chars: int
     narrated_at: datetime
+    upgrade_tried_at: datetime | None = None
 
 
 class ProviderUsage(SQLModel, table=True):

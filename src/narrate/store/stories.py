@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -34,6 +36,16 @@ class StoryStore:
         with writing(self.engine) as connection:
             connection.execute(
                 statement.on_conflict_do_update(index_elements=_KEY, set_=updates)
+            )
+
+    def tried(self, story_id: str, voice: str, when: datetime) -> None:
+        """Note that an upgrade pass tried the story at `when` and failed."""
+        table = self._table
+        with writing(self.engine) as connection:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.story_id == story_id, table.c.voice == voice)
+                .values(upgrade_tried_at=when)
             )
 
     def status_in(
