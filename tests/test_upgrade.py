@@ -220,3 +220,21 @@ def test_an_upgrade_over_its_max_chars_is_skipped_with_reason_budget(providers):
     assert (row["outcome"], row["reason"]) == ("not_upgraded", "budget")
     assert providers.eleven.speech_requests == []
     assert result.returncode == 5
+
+
+def test_a_person_reads_one_line_per_story(providers):
+    degrade(providers)
+
+    result = providers.narrate("upgrade")
+
+    assert (
+        result.stdout.strip() == "tale (milo): upgraded to elevenlabs (4 new, 2 cached)"
+    )
+
+
+def test_the_story_id_stays_readable_in_a_narrow_terminal(providers):
+    degrade(providers)
+
+    result = providers.narrate("status", COLUMNS="80")
+
+    assert "tale " in result.stdout

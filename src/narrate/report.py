@@ -224,17 +224,11 @@ def story_rows(stories: Iterable[StoryRecord]) -> list[dict[str, object]]:
 
 def story_table(stories: Iterable[StoryRecord]) -> Table:
     """Every story: its voice, status, the provider used and the one preferred."""
+    stories = list(stories)
     table = Table(title="stories")
-    for column in (
-        "story",
-        "voice",
-        "status",
-        "used",
-        "preferred",
-        "paragraphs",
-        "narrated",
-    ):
-        table.add_column(column, no_wrap=column != "story")
+    _story_column(table, [s.story_id for s in stories])
+    for column in ("voice", "status", "used", "preferred", "paragraphs", "narrated"):
+        table.add_column(column)
     for s in stories:
         used = Text(s.used_provider or "-")
         if s.used_provider != s.preferred_provider:
@@ -251,37 +245,37 @@ def story_table(stories: Iterable[StoryRecord]) -> Table:
     return table
 
 
-def upgrade_table(upgrades: Iterable[Upgrade]) -> Table:
-    """Each story an upgrade pass looked at: before, after, and why."""
+def upgrade_line(upgrade: Upgrade) -> Text:
+    """One line for a story an upgrade pass looked at: what came of it, and why.
+
+    A line, not a table: it stays readable in a narrow terminal and in the
+    mail cron sends.
+    """
     from narrate.engine.upgrade import upgrade_dict
 
-    table = Table(title="upgrade")
-    for column in ("story", "voice", "was", "now", "new", "cached", "note"):
-        table.add_column(column, no_wrap=column not in ("story", "note"))
-    for upgrade in upgrades:
-        row = upgrade_dict(upgrade)
-        was = f"{row['was_status']} ({row['was_provider'] or '-'})"
-        now = f"{row['status']} ({row['used_provider'] or '-'})"
-        style = "green" if row["outcome"] == "upgraded" else "yellow"
-        if row["outcome"] == "error":
-            style = "bold red"
-        table.add_row(
-            Text(str(row["story_id"])),
-            Text(str(row["voice"])),
-            was,
-            Text(now, style),
-            str(row["generated"]),
-            str(row["cached"]),
-            Text(str(row["message"] or row["outcome"])),
-        )
-    return table
+    row = upgrade_dict(upgrade)
+    outcome = str(row["outcome"])
+    line = Text.assemble((str(row["story_id"]), "bold"), f" ({row['voice']}): ")
+    if outcome == "upgraded":
+        line.append(f"upgraded to {row['used_provider']}", "green")
+        line.append(f" ({row['generated']} new, {row['cached']} cached)")
+        return line
+    style = "bold red" if outcome == "error" else "yellow"
+    line.append(outcome.replace("_", " "), style)
+    if outcome == "not_upgraded":
+        line.append(f", still {row['status']} on {row['was_provider'] or 'nothing'}")
+    if row["message"]:
+        line.append(f": {row['message']}")
+    return line
 
 
 def plan_table(plans: Iterable[StoryPlan]) -> Table:
     """A dry run: per story and provider, what is cached and what would be sent."""
+    plans = list(plans)
     table = Table(title="dry run: nothing was sent")
-    for column in ("story", "provider", "cached", "to send", "characters", "note"):
-        table.add_column(column, no_wrap=column not in ("story", "note"))
+    _story_column(table, [plan.story_id for plan in plans])
+    for column in ("provider", "cached", "to send", "characters", "note"):
+        table.add_column(column, no_wrap=column != "note")
     for plan in plans:
         if plan.error is not None:
             table.add_row(Text(plan.story_id), "-", "-", "-", "-", Text(plan.error))
@@ -310,6 +304,13 @@ def plan_table(plans: Iterable[StoryPlan]) -> Table:
                 item.message,
             )
     return table
+
+
+def _story_column(table: Table, story_ids: list[str]) -> None:
+    """The story column: the one never squeezed out of sight in a narrow
+    terminal; a long id folds onto more lines instead."""
+    widest = max((len(story_id) for story_id in story_ids), default=5)
+    table.add_column("story", overflow="fold", min_width=min(widest, 24))
 
 
 def _iso(moment: datetime | None) -> str | None:

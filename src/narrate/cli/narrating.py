@@ -167,7 +167,7 @@ def upgrade(
 
     from narrate.engine.results import worst
     from narrate.engine.upgrade import UpgradeOutcome, upgrade_dict
-    from narrate.report import upgrade_table
+    from narrate.report import upgrade_line
 
     for item in upgrades:
         if item.outcome is UpgradeOutcome.ERROR:
@@ -177,7 +177,8 @@ def upgrade(
             print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
     elif not quiet:
         if upgrades:
-            stdout.print(upgrade_table(upgrades))
+            for item in upgrades:
+                stdout.print(upgrade_line(item), highlight=False)
         else:
             stdout.print("No degraded or incomplete stories.")
     raise typer.Exit(worst(item.exit_code() for item in upgrades))
