@@ -461,6 +461,19 @@ def test_status_lists_every_story_and_how_it_was_narrated(narrate_home):
     assert run(narrate_home, "status", "--degraded", "--json").stdout == ""
 
 
+def test_a_story_id_too_long_for_the_cache_is_refused_before_narrating(
+    narrate_home, tmp_path
+):
+    story = tmp_path / "tale.txt"
+    story.write_text("One tale.")
+
+    result = run(narrate_home, "batch", str(story), "--story-id", "x" * 256)
+
+    assert result.returncode == 4
+    assert "256 characters" in one_error_line(result)
+    assert rows(narrate_home) == 0
+
+
 def test_two_files_with_one_story_id_are_refused(narrate_home, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "tale.txt").write_text("One tale.")

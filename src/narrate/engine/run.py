@@ -31,6 +31,8 @@ from narrate.text import LoadedStory, load_story
 from narrate.voices import Voice, find_voice, load_catalog
 
 STORY_SUFFIXES = (".txt", ".md")
+# The story_id columns' width in the cache database.
+MAX_STORY_ID = 255
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,12 @@ def _stories(job: BatchJob) -> list[_Story]:
         raise ConfigError("--story-id names one story; this run has several")
 
     stems = [job.story_id or path.stem for path in paths]
+    for stem in stems:
+        if len(stem) > MAX_STORY_ID:
+            raise ConfigError(
+                f"the story id {stem[:40]!r}... is {len(stem)} characters long; "
+                f"at most {MAX_STORY_ID} fit the cache (use --story-id)"
+            )
     twice = sorted({stem for stem in stems if stems.count(stem) > 1})
     if twice:
         raise ConfigError(
