@@ -238,3 +238,23 @@ def test_the_story_id_stays_readable_in_a_narrow_terminal(providers):
     result = providers.narrate("status", COLUMNS="80")
 
     assert "tale " in result.stdout
+
+
+def test_an_upgrade_dry_run_sends_nothing_and_counts_what_the_pass_sends(providers):
+    degrade(providers)
+
+    planned, result = upgrade(providers, "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    (plan,) = planned
+    (eleven,) = plan["providers"]
+    assert (eleven["provider"], eleven["cached"], eleven["to_send"]) == (
+        "elevenlabs",
+        2,
+        4,
+    )
+    assert (eleven["skip"], eleven["lands"]) == (None, True), "an early probe"
+    assert providers.eleven.requests == []
+    assert list(statuses(providers, "--degraded")) == ["tale"]
+    upgrade(providers)
+    assert eleven["chars"] == sum(len(text) for text in texts(providers.eleven))

@@ -29,10 +29,19 @@ from narrate.cli.common import (
 from narrate.errors import EXIT_BAD_INPUT, EXIT_OK
 
 if TYPE_CHECKING:
+    from narrate.engine.plan import StoryPlan
     from narrate.engine.results import StoryResult
-    from narrate.engine.run import BatchJob
 
 T = TypeVar("T")
+
+# --dry-run, for the commands that narrate.
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Show what each provider would be sent and what is cached; send nothing.",
+    ),
+]
 
 
 @app.command()
@@ -89,14 +98,7 @@ def batch(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     max_chars: MaxCharsOption = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="Show what each provider would be sent and what is cached; "
-            "send nothing.",
-        ),
-    ] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Narrate stories, each in one voice, by the first provider of the chain that
     can do all of it. Exit 0: every paragraph has audio; 3: some have none; 4: bad
@@ -120,7 +122,9 @@ def batch(
             max_chars=max_chars,
         )
         if dry_run:
-            _dry_run(job, json_output=json_output)
+            from narrate.engine.run import plan_batch
+
+            _dry_run(plan_batch(job), json_output=json_output)
         results = _with_progress(run_batch, job, show=not (quiet or json_output))
 
     for result in results:
@@ -146,6 +150,7 @@ def upgrade(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     max_chars: MaxCharsOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Bring degraded and incomplete stories back to their preferred voice: try
     the preferred provider again on each story's source file, requesting only
@@ -163,6 +168,10 @@ def upgrade(
             database_url=db,
             max_chars=max_chars,
         )
+        if dry_run:
+            from narrate.engine.upgrade import plan_upgrade
+
+            _dry_run(plan_upgrade(job), json_output=json_output)
         upgrades = _with_progress(run_upgrade, job, show=not (quiet or json_output))
 
     from narrate.engine.results import worst
@@ -184,12 +193,11 @@ def upgrade(
     raise typer.Exit(worst(item.exit_code() for item in upgrades))
 
 
-def _dry_run(job: BatchJob, *, json_output: bool) -> None:
+def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
+    """Show the plans and exit: 0, or 4 when a story cannot be planned."""
     from narrate.engine.plan import plan_dict
-    from narrate.engine.run import plan_batch
     from narrate.report import plan_table
 
-    plans = plan_batch(job)
     for plan in plans:
         if plan.error is not None:
             say_error(plan.error)

@@ -98,6 +98,8 @@ def _plan_provider(
         over = narrator.budget.over(provider, chars)
         if over is not None:
             skip, note = "budget", f"budget: {over}"
+        elif admission is Admission.SKIP and provider.name in narrator.early_probes:
+            note = "breaker open: one early probe request first"
         elif admission is Admission.SKIP:
             until = breaker.retry_at
             when = f" until {until.astimezone():%Y-%m-%d %H:%M}" if until else ""

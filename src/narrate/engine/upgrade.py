@@ -24,7 +24,8 @@ do not hold back the others; every pass that tries one reports why.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,6 +38,7 @@ from narrate.engine.batch import Progress, StoryNarrator, story_record
 from narrate.engine.breaker import BreakerPolicy
 from narrate.engine.budget import Budget
 from narrate.engine.chain import build_chain, missing_key
+from narrate.engine.plan import StoryPlan, plan_story
 from narrate.engine.results import StoryResult
 from narrate.errors import (
     EXIT_BAD_INPUT,
@@ -53,7 +55,7 @@ from narrate.store.claims import ClaimKey, ClaimState, ClaimStore, worker_id
 from narrate.store.models import StoryRecord
 from narrate.store.stories import StoryStore
 from narrate.store.usage import UsageStore
-from narrate.text import load_story
+from narrate.text import LoadedStory, load_story
 from narrate.voices import Voice, find_voice, load_catalog
 
 # How a story is claimed for an upgrade, in the paragraph claims' table.
@@ -120,26 +122,40 @@ def run_upgrade(
     env: Mapping[str, str] | None = None,
 ) -> list[Upgrade]:
     """Try every degraded or incomplete story on its preferred provider."""
+    with _prepared(job, env, progress) as (upgrade, stories):
+        return asyncio.run(upgrade.run(stories)) if stories else []
+
+
+def plan_upgrade(
+    job: UpgradeJob, *, env: Mapping[str, str] | None = None
+) -> list[StoryPlan]:
+    """What `run_upgrade` would send each story's preferred provider; no request."""
+    with _prepared(job, env, None) as (upgrade, stories):
+        return asyncio.run(upgrade.plan(stories)) if stories else []
+
+
+@contextlib.contextmanager
+def _prepared(
+    job: UpgradeJob, env: Mapping[str, str] | None, progress: Progress | None
+) -> Iterator[tuple[_Pass, list[StoryRecord]]]:
+    """The pass, set up on the opened cache, and the stories it is for."""
     settings = load_settings(env, database_url=job.database_url)
     catalog = load_catalog(settings.voices)
     if job.limit is not None and job.limit < 1:
         raise ConfigError(f"--limit must be at least 1, not {job.limit}")
     if job.max_chars is not None and job.max_chars < 0:
         raise ConfigError(f"--max-chars must not be negative, not {job.max_chars}")
-    concurrency = job.concurrency or settings.concurrency
     timeout = job.timeout or settings.timeout
 
     cache = Cache.open(settings.database_url)
     try:
         with database_errors(cache.engine):
             stories = _waiting(StoryStore(cache.engine), job.limit)
-            if not stories:
-                return []
             preferred = _Preferred.build(stories, settings, timeout)
             narrator = StoryNarrator(
                 cache,
                 AudioStore(settings.audio_dir),
-                concurrency=concurrency,
+                concurrency=job.concurrency or settings.concurrency,
                 timeout=timeout,
                 breakers=preferred.breakers,
                 claim_lease=settings.claim_lease,
@@ -151,8 +167,7 @@ def run_upgrade(
                 ),
             )
             locks = ClaimStore(cache.engine, worker_id(), settings.claim_lease)
-            upgrade = _Pass(narrator, locks, preferred, catalog)
-            return asyncio.run(upgrade.run(stories))
+            yield _Pass(narrator, locks, preferred, catalog), stories
     finally:
         cache.close()
 
@@ -228,15 +243,46 @@ class _Pass:
         finally:
             await self.preferred.aclose()
 
+    async def plan(self, stories: list[StoryRecord]) -> list[StoryPlan]:
+        """Each story's plan on its preferred provider, in the pass's order."""
+        for name in self.preferred.providers:
+            self.narrator.allow_early_probe(name)
+        plans = []
+        try:
+            for story in stories:
+                plan = StoryPlan(story.story_id, Path(story.source), story.voice)
+                try:
+                    voice, loaded = await self._ready(story)
+                except NarrateError as error:
+                    plan.error = str(error)
+                else:
+                    provider = self.preferred.providers[story.preferred_provider]
+                    plan = await plan_story(
+                        self.narrator,
+                        story.story_id,
+                        Path(story.source),
+                        loaded.paragraphs,
+                        voice,
+                        [provider],
+                    )
+                plans.append(plan)
+        finally:
+            await self.preferred.aclose()
+        return plans
+
+    async def _ready(self, story: StoryRecord) -> tuple[Voice, LoadedStory]:
+        """The story's voice and text, or the error that keeps it from upgrading."""
+        problem = self.preferred.problems.get(story.preferred_provider)
+        if problem is not None:
+            raise ConfigError(problem)
+        voice = find_voice(self.catalog, story.voice)
+        return voice, await asyncio.to_thread(load_story, Path(story.source))
+
     async def upgrade(self, story: StoryRecord) -> Upgrade:
         """The story tried on its preferred provider, if no other pass has it."""
         name = story.preferred_provider
-        if name in self.preferred.problems:
-            problem = self.preferred.problems[name]
-            return Upgrade(story, UpgradeOutcome.ERROR, message=problem)
         try:
-            voice = find_voice(self.catalog, story.voice)
-            loaded = await asyncio.to_thread(load_story, Path(story.source))
+            voice, loaded = await self._ready(story)
         except NarrateError as error:
             return Upgrade(story, UpgradeOutcome.ERROR, message=str(error))
 
