@@ -102,6 +102,22 @@ def test_a_quota_error_in_one_story_stops_the_other_stories_of_the_run(
     assert len(texts(providers.eleven)) <= 2, "one window of requests in all"
 
 
+def test_500s_across_stories_open_the_breaker_for_all_of_them(providers, tmp_path):
+    providers.eleven.script.always(error(500))
+    folder = tmp_path / "stories"
+    folder.mkdir()
+    for number in range(6):
+        text = SIXTY.replace("story", f"story number {number}")
+        (folder / f"story{number}.txt").write_text(text)
+
+    result = providers.run(folder, "--json", "--concurrency", "4")
+
+    stories = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [s["used_provider"] for s in stories] == ["deepgram"] * 6
+    # One window of 4, and a retry that may leave before the third failure is in.
+    assert len(texts(providers.eleven)) <= 5, "no other story's request after that"
+
+
 def test_a_rerun_while_the_breaker_is_open_skips_the_provider_without_a_request(
     providers,
 ):

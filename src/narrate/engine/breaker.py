@@ -88,7 +88,10 @@ class Breaker:
 
     `tripped` is the failure that opened it in this worker: every story of
     the worker that is using the provider stops at once, not only the one
-    whose request failed, until a probe succeeds.
+    whose request failed, until a probe succeeds. It is set as soon as the
+    failures this worker has seen reach the threshold, counting those still
+    on their way to the database, so that no retry or other story's request
+    slips out while the writes catch up.
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class Breaker:
         self.owner = owner
         self.row = ProviderHealth(provider=provider, updated_at=datetime.now(UTC))
         self.tripped: ProviderError | None = None
+        self._tripped_version = 0
+        self._failing = 0  # failures on their way to the database
 
     async def admit(self, early: bool = False) -> Admission:
         """Whether the run may use the provider, must probe it, or must skip it.
@@ -112,8 +117,8 @@ class Breaker:
         while True:
             self.row = await asyncio.to_thread(self.store.get, self.provider)
             admission = self._admission(datetime.now(UTC), early)
-            if admission is Admission.GO:
-                self.tripped = None  # healthy again, by another worker's probe
+            if admission is Admission.GO and self.row.version > self._tripped_version:
+                self.tripped = None  # closed since it tripped: another's probe
             if admission is not None:
                 return admission
             if await self._claim_probe(early):
@@ -158,15 +163,29 @@ class Breaker:
         if not counts(error):
             return False
         now = datetime.now(UTC)
-        if _failed(self.row.model_copy(), error, now, self.policy).state == OPEN:
-            self.tripped = error  # at once here; the database has the last word
-        self.row = await asyncio.to_thread(
-            self.store.change,
-            self.provider,
-            lambda row: _failed(row, error, now, self.policy),
-        )
-        self.tripped = error if self.row.state == OPEN else None
-        return self.row.state == OPEN
+        predicted = self.row.model_copy()
+        predicted.failures += self._failing
+        if _failed(predicted, error, now, self.policy).state == OPEN:
+            self._trip(error, self.row.version + 1)  # at once, before the write
+        self._failing += 1
+        try:
+            row = await asyncio.to_thread(
+                self.store.change,
+                self.provider,
+                lambda row: _failed(row, error, now, self.policy),
+            )
+        finally:
+            self._failing -= 1
+        if row.version >= self.row.version:  # a slower write may come back older
+            self.row = row
+        if row.state == OPEN:
+            self._trip(error, row.version)
+        return row.state == OPEN
+
+    def _trip(self, error: ProviderError, version: int) -> None:
+        """Stop this worker's requests to the provider, as of that row version."""
+        self.tripped = error
+        self._tripped_version = max(self._tripped_version, version)
 
     async def success(self) -> None:
         """Count a successful request; writes only when the breaker was not healthy."""
