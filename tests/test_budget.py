@@ -237,3 +237,23 @@ def test_reservations_under_a_cap_follow_the_stories_order_not_their_speed():
     asyncio.run(both())
 
     assert granted == ["first"]
+
+
+def test_a_story_that_gives_way_early_lets_no_later_story_jump_the_queue():
+    budget = Budget(max_chars=100)
+    billed = FakeProvider("paid")
+    granted: list[str] = []
+
+    async def story(name: str, order: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with budget.turn(order):
+            if await budget.reserve(billed, 80) is None:
+                granted.append(name)
+
+    async def scene() -> None:
+        await budget.pass_turn(1)  # the second story failed before reserving
+        await asyncio.gather(story("first", 0, 0.2), story("third", 2, 0.0))
+
+    asyncio.run(scene())
+
+    assert granted == ["first"]

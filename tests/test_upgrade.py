@@ -258,3 +258,18 @@ def test_an_upgrade_dry_run_sends_nothing_and_counts_what_the_pass_sends(provide
     assert list(statuses(providers, "--degraded")) == ["tale"]
     upgrade(providers)
     assert eleven["chars"] == sum(len(text) for text in texts(providers.eleven))
+
+
+def test_under_max_chars_the_longest_waiting_stories_are_upgraded_first(providers):
+    names = ["first", "second", "third", "fourth"]
+    for name in names:
+        degrade(providers, SIX.replace("tale", f"{name} tale"), f"{name}.txt")
+    whole, _ = upgrade(providers, "--dry-run")
+    limit = str(sum(plan["providers"][0]["chars"] for plan in whole[:2]) + 5)
+
+    planned, _ = upgrade(providers, "--dry-run", "--max-chars", limit)
+    rows, _ = upgrade(providers, "--max-chars", limit)
+
+    lands = [p["story_id"] for p in planned if p["providers"][0]["lands"]]
+    upgraded = [r["story_id"] for r in rows if r["outcome"] == "upgraded"]
+    assert lands == upgraded == ["first", "second"]

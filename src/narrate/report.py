@@ -310,7 +310,7 @@ def _story_column(table: Table, story_ids: list[str]) -> None:
     """The story column: the one never squeezed out of sight in a narrow
     terminal; a long id folds onto more lines instead."""
     widest = max((len(story_id) for story_id in story_ids), default=5)
-    table.add_column("story", overflow="fold", min_width=min(widest, 24))
+    table.add_column("story", overflow="fold", min_width=min(widest, 16))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -346,7 +346,8 @@ class ProgressBar:
         """Show a fresh bar for the provider now narrating the story."""
         if story_id in self._tasks:
             self._progress.remove_task(self._tasks[story_id])
-        description = f"{escape(story_id)} [bold]{provider}[/bold]"
+        name = story_id if len(story_id) <= 24 else f"{story_id[:23]}…"
+        description = f"{escape(name)} [bold]{provider}[/bold]"
         task = self._progress.add_task(description, total=total, completed=done)
         self._tasks[story_id] = task
 

@@ -40,6 +40,7 @@ class Budget:
     month: str = field(default_factory=this_month)
     run_used: int = 0
     _next_turn: int = 0
+    _done_turns: set[int] = field(default_factory=set)
     _turns: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def over(self, provider: Provider, chars: int) -> str | None:
@@ -111,7 +112,9 @@ class Budget:
         if order is None or self.max_chars is None:
             return
         async with self._turns:
-            self._next_turn = max(self._next_turn, order + 1)
+            self._done_turns.add(order)
+            while self._next_turn in self._done_turns:
+                self._next_turn += 1
             self._turns.notify_all()
 
     def _over_run(self, chars: int) -> str | None:

@@ -208,7 +208,7 @@ def _stories(job: BatchJob) -> list[_Story]:
         if len(stem) > MAX_STORY_ID:
             raise ConfigError(
                 f"the story id {stem[:40]!r}... is {len(stem)} characters long; "
-                f"at most {MAX_STORY_ID} fit the cache (use --story-id)"
+                f"at most {MAX_STORY_ID} fit the cache; give a shorter --story-id"
             )
     twice = sorted({stem for stem in stems if stems.count(stem) > 1})
     if twice:
@@ -242,15 +242,19 @@ async def _narrate_all(
     async def one(story: _Story) -> StoryResult:
         if story.loaded is None:
             return _unreadable(story, voice, chain)
+        order = readable.index(story)
         async with turns:
-            return await narrator.narrate(
-                story.story_id,
-                story.path.resolve(),
-                story.loaded.paragraphs,
-                voice,
-                chain.providers,
-                order=readable.index(story),
-            )
+            try:
+                return await narrator.narrate(
+                    story.story_id,
+                    story.path.resolve(),
+                    story.loaded.paragraphs,
+                    voice,
+                    chain.providers,
+                    order=order,
+                )
+            finally:  # however the story ended, the next may reserve
+                await narrator.budget.pass_turn(order)
 
     try:
         return list(await asyncio.gather(*(one(story) for story in stories)))

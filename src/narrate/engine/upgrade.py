@@ -228,9 +228,12 @@ class _Pass:
             self.narrator.allow_early_probe(name)
         turns = asyncio.Semaphore(self.narrator.shop.concurrency)
 
-        async def one(story: StoryRecord) -> Upgrade:
+        async def one(story: StoryRecord, order: int) -> Upgrade:
             async with turns:
-                upgrade = await self.upgrade(story)
+                try:
+                    upgrade = await self.upgrade(story, order)
+                finally:  # a story that never reached the budget gives way
+                    await self.narrator.budget.pass_turn(order)
             if upgrade.outcome in (UpgradeOutcome.ERROR, UpgradeOutcome.NOT_UPGRADED):
                 now = datetime.now(UTC)
                 stories = self.narrator.stories
@@ -239,7 +242,11 @@ class _Pass:
 
         try:
             async with self.locks.kept():
-                return list(await asyncio.gather(*(one(s) for s in stories)))
+                return list(
+                    await asyncio.gather(
+                        *(one(story, order) for order, story in enumerate(stories))
+                    )
+                )
         finally:
             await self.preferred.aclose()
 
@@ -278,7 +285,7 @@ class _Pass:
         voice = find_voice(self.catalog, story.voice)
         return voice, await asyncio.to_thread(load_story, Path(story.source))
 
-    async def upgrade(self, story: StoryRecord) -> Upgrade:
+    async def upgrade(self, story: StoryRecord, order: int | None = None) -> Upgrade:
         """The story tried on its preferred provider, if no other pass has it."""
         name = story.preferred_provider
         try:
@@ -298,6 +305,7 @@ class _Pass:
                 voice,
                 [self.preferred.providers[name]],
                 record=False,
+                order=order,
             )
             if result.status == "complete":  # recorded before the claim goes
                 record = story_record(result)
@@ -328,9 +336,10 @@ def _why(result: StoryResult) -> str:
     attempt = result.attempts[-1] if result.attempts else None
     if attempt is None:
         return "nothing was tried"
-    missing = attempt.failed
     reason = attempt.message or attempt.reason or attempt.outcome.value
-    return f"{attempt.provider}: {reason} ({missing} paragraphs still missing)"
+    if not reason.startswith(attempt.provider):  # provider errors name it already
+        reason = f"{attempt.provider}: {reason}"
+    return f"{reason} ({attempt.failed} paragraphs still missing)"
 
 
 def upgrade_dict(upgrade: Upgrade) -> dict[str, object]:
