@@ -109,23 +109,25 @@ def plan_batch(
     if all(story.loaded is None for story in run.stories):
         return plans
 
-    with run.narrator(None) as narrator, database_errors(narrator.shop.cache.engine):
+    async def plan_all(narrator: StoryNarrator) -> None:
+        """In the run's order, so that the run's budget is spent as a run would."""
         for index, story in enumerate(run.stories):
             if story.loaded is None:
                 continue
-            plan = asyncio.run(
-                plan_story(
-                    narrator,
-                    story.story_id,
-                    story.path.absolute(),
-                    story.loaded.paragraphs,
-                    run.voice,
-                    run.chain.providers,
-                )
+            plan = await plan_story(
+                narrator,
+                story.story_id,
+                story.path.absolute(),
+                story.loaded.paragraphs,
+                run.voice,
+                run.chain.providers,
             )
             plan.left_out = run.chain.left_out
             plan.warnings = [story.loaded.warning] if story.loaded.warning else []
             plans[index] = plan
+
+    with run.narrator(None) as narrator, database_errors(narrator.shop.cache.engine):
+        asyncio.run(plan_all(narrator))
     return plans
 
 
@@ -237,12 +239,13 @@ async def _narrate_all(
 ) -> list[StoryResult]:
     """Narrate the stories together, at most `concurrency` of them at a time."""
     turns = asyncio.Semaphore(narrator.shop.concurrency)
-    readable = [story for story in stories if story.loaded is not None]
+    readable = [story.path for story in stories if story.loaded is not None]
+    orders = {path: order for order, path in enumerate(readable)}
 
     async def one(story: _Story) -> StoryResult:
         if story.loaded is None:
             return _unreadable(story, voice, chain)
-        order = readable.index(story)
+        order = orders[story.path]
         async with turns:
             try:
                 return await narrator.narrate(

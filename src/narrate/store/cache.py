@@ -285,6 +285,13 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
+def insert_into(engine: Engine, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT on `table` with the dialect's ON CONFLICT clauses at hand."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def _upsert(dialect: str) -> sa.Executable:
     """An insert that replaces the entry with the same key, for `dialect`."""
     table = AudioEntry.__table__  # type: ignore[attr-defined]

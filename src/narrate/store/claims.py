@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from narrate.store.cache import writing
+from narrate.store.cache import insert_into, writing
 from narrate.store.models import ParagraphClaim
 
 DEFAULT_LEASE = 30.0
@@ -186,12 +185,8 @@ class ClaimStore:
         """Insert a claim unless the key has one; RETURNING says which happened
         (the driver's rowcount does not, for PostgreSQL inserts)."""
         table = self._table
-        insert = (
-            postgresql.insert
-            if self.engine.dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        return insert(table).on_conflict_do_nothing().returning(table.c.owner)
+        insert = insert_into(self.engine, table)
+        return insert.on_conflict_do_nothing().returning(table.c.owner)
 
 
 def dead_here(owner: str) -> bool:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from narrate.store.cache import writing
+from narrate.store.cache import insert_into, writing
 from narrate.store.models import StoryRecord
 
 _KEY = ["story_id", "voice"]
@@ -24,12 +23,7 @@ class StoryStore:
     def record(self, story: StoryRecord) -> None:
         """Insert the story's row, or replace the one of the same story and voice."""
         values = story.model_dump()
-        insert = (
-            postgresql.insert
-            if self.engine.dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = insert(self._table).values(**values)
+        statement = insert_into(self.engine, self._table).values(**values)
         updates = {
             name: statement.excluded[name] for name in values if name not in _KEY
         }

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from narrate.store.cache import writing
+from narrate.store.cache import insert_into, writing
 from narrate.store.models import ProviderUsage
 
 
@@ -84,13 +83,8 @@ class UsageStore:
         return int(connection.execute(query).scalar() or 0)
 
     def _ensure(self, connection: sa.Connection, provider: str, month: str) -> None:
-        insert = (
-            postgresql.insert
-            if self.engine.dialect.name == "postgresql"
-            else sqlite.insert
-        )
         connection.execute(
-            insert(self._table)
+            insert_into(self.engine, self._table)
             .values(provider=provider, month=month, chars=0)
             .on_conflict_do_nothing()
         )
