@@ -484,3 +484,23 @@ def test_two_files_with_one_story_id_are_refused(narrate_home, tmp_path):
 
     assert result.returncode == 4
     assert "tale" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    "command", [["voices"], ["batch", str(EXAMPLES / "lighthouse.txt"), "--json"]]
+)
+def test_output_that_cannot_be_written_is_one_line_and_exit_4(narrate_home, command):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "narrate", *command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(narrate_home),
+            timeout=60,
+        )
+
+    assert result.returncode == 4
+    assert one_error_line(result) == (
+        "Error: the output could not be written: No space left on device"
+    )

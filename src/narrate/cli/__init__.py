@@ -9,6 +9,7 @@ them, so `narrate --help` starts fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from rich.text import Text
 
 from narrate import __version__
 from narrate.cli.common import app, say_error, stderr
-from narrate.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 # Importing the command modules adds their commands, in this order, to `app`.
 # isort: off
@@ -34,9 +35,27 @@ def main() -> None:
     """Run the command line; the console script's entry point."""
     try:
         code = app(prog_name="narrate", standalone_mode=False)
+    except OSError as error:  # stdout closed or full: the work itself is done
+        code = _output_lost(error)
     except Exception as error:
         code = _usage_error(error)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _output_lost(error: OSError) -> int:
+    """Say once that the output could not be written; exit 4.
+
+    Only writing the results fails here (narrate's own errors are handled
+    inside the commands); stdout is pointed at /dev/null so that Python's
+    last flush on the way out does not fail again.
+    """
+    if os.environ.get("NARRATE_DEBUG"):
+        raise error
+    with_null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(with_null, sys.stdout.fileno())
+    os.close(with_null)
+    say_error(f"the output could not be written: {error.strerror or error}")
+    return EXIT_BAD_INPUT
 
 
 def _usage_error(error: Exception) -> int:
