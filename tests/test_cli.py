@@ -279,6 +279,7 @@ def test_unknown_voice_is_a_configuration_error(narrate_home):
         "not a url",
         "nosuchdialect://user:hunter2@host/db",
         "postgresql+nosuchdriver://u:hunter2@h/d",
+        "postgresql://u:p@hunter2@127.0.0.1:1/d",
     ],
 )
 def test_bad_database_url_is_one_line_without_the_password(narrate_home, url):

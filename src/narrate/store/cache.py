@@ -212,6 +212,11 @@ def _parse(url: str) -> sa.URL:
         raise ConfigError(
             "bad database URL: it is not of the form dialect://..."
         ) from error
+    if "@" in (parsed.host or ""):
+        # The URL's first @ ended the password: the rest of it reads as the host.
+        raise ConfigError(
+            "bad database URL: an @ in its user name or password must be written %40"
+        )
     if parsed.drivername == "postgresql":
         # SQLAlchemy's default PostgreSQL driver is psycopg2; narrate ships psycopg 3.
         parsed = parsed.set(drivername="postgresql+psycopg")
