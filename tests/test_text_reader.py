@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from narrate.errors import ConfigError, InputError
 from narrate.text import load_story, read_story
 from narrate.text.chunks import split_chunks
 from narrate.text.paragraphs import split_paragraphs
-from narrate.text.reader import decode_story, unify_line_endings
+from narrate.text.reader import MAX_STORY_BYTES, decode_story, unify_line_endings
 
 STORY_FILES = sorted(
     path for path in CORPUS.glob("*") if path.suffix in {".txt", ".md"}
@@ -336,6 +337,39 @@ def test_directory_is_an_input_error_starting_with_its_name(tmp_path: Path) -> N
 
     assert str(caught.value).startswith(f"{tmp_path}: ")
     assert "directory" in str(caught.value)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_that_never_ends_is_refused_before_reading(device: str) -> None:
+    with pytest.raises(InputError) as caught:
+        read_story(Path(device))
+
+    assert (
+        str(caught.value) == f"{device}: not a regular file (a device, pipe or socket)"
+    )
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    pipe = tmp_path / "story.txt"
+    os.mkfifo(pipe)
+
+    with pytest.raises(InputError, match="not a regular file"):
+        read_story(pipe)
+
+
+def test_a_file_too_large_for_a_story_is_refused_before_reading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "disk.img"
+    with path.open("wb") as sparse:
+        sparse.truncate(MAX_STORY_BYTES + 1)
+
+    with pytest.raises(InputError) as caught:
+        read_story(path)
+
+    assert str(caught.value) == (
+        f"{path}: 64 MiB is too large for a story (at most 64 MiB)"
+    )
 
 
 def test_unreadable_file_is_an_input_error_saying_permission_denied(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,10 @@ _BOM_CODECS = (
 _STRAY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BINARY_SHARE = 0.05
+
+# The largest story file read: about ten times the whole Bible, so that a
+# mistaken path (a disk image, a log) fails at once instead of filling memory.
+MAX_STORY_BYTES = 64 * 1024 * 1024
 
 _LINE_BREAK = re.compile("[\r\v\f\x85\u2028]")
 
@@ -98,12 +103,14 @@ def decode_story(data: bytes, name: str, encoding: str | None = None) -> StoryTe
 def read_story(path: Path, encoding: str | None = None) -> StoryText:
     """Read and decode the story file at `path`; see `decode_story`.
 
-    Raises `InputError` when the file is missing, a directory or unreadable.
+    Raises `InputError` when the file is missing, a directory, a device or
+    pipe (which could be read forever), over MAX_STORY_BYTES, or unreadable.
     """
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a story file")
 
     try:
+        _check_size(path)
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -116,6 +123,18 @@ def read_story(path: Path, encoding: str | None = None) -> StoryText:
         raise InputError(f"{path}: cannot be read ({reason})") from None
 
     return decode_story(data, str(path), encoding)
+
+
+def _check_size(path: Path) -> None:
+    """Refuse what is not a regular file, or is too large to be a story."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file (a device, pipe or socket)")
+    if info.st_size > MAX_STORY_BYTES:
+        raise InputError(
+            f"{path}: {info.st_size / 2**20:,.0f} MiB is too large for a story "
+            f"(at most {MAX_STORY_BYTES // 2**20} MiB)"
+        )
 
 
 def _decode_forced(data: bytes, name: str, encoding: str) -> StoryText:
