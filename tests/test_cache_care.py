@@ -161,6 +161,22 @@ def test_verify_removes_a_file_of_the_right_size_that_is_not_audio(
     assert not path.exists()
 
 
+def test_verify_removes_an_entry_whose_file_is_now_a_directory(
+    narrate_home, database_url, cache, store
+):
+    narrate(narrate_home, database_url)
+    squatted = entries(cache)[0]
+    path = store.absolute(squatted.path)
+    path.unlink()
+    path.mkdir()
+
+    report = verify_cache(database_url)
+
+    assert (report.checked, dict(report.removed)) == (3, {"wrong_size": 1})
+    assert squatted.id not in {entry.id for entry in entries(cache)}
+    assert path.is_dir()
+
+
 def test_verify_leaves_good_entries_for_the_next_run_to_use(
     narrate_home, database_url, cache, store
 ):

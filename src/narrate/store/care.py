@@ -212,10 +212,16 @@ def _unwanted(entries: sa.Table) -> sa.ColumnElement[bool]:
 
 
 def _unlink(path: Path) -> int:
-    """Remove the file; the bytes it held, 0 when it was gone already."""
+    """Remove the file; the bytes it held, 0 when it was gone already.
+
+    What cannot be unlinked (a directory someone made in the file's place, a
+    file this user may not remove) is left where it is: its row is gone
+    already, so the cache no longer trusts it, and the next narration of the
+    paragraph says why it cannot write there.
+    """
     try:
         size = path.stat().st_size
         path.unlink()
-    except FileNotFoundError:
+    except OSError:
         return 0
     return size
