@@ -49,13 +49,13 @@ CORPUS = _corpus()
 
 @pytest.fixture(autouse=True)
 def narrate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own data directory and config file, never the real home."""
+    """Every test gets its own data directory (its config file inside), never the
+    real home."""
     home = tmp_path / "home"
     for name in list(os.environ):
         if name.startswith("NARRATE_") or name.endswith("_API_KEY"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NARRATE_HOME", str(home))
-    monkeypatch.setenv("NARRATE_CONFIG", str(home / "config.toml"))
     for name, value in OFFLINE.items():
         monkeypatch.setenv(name, value)
     return home
@@ -123,7 +123,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("NARRATE_") and not k.endswith("_API_KEY")
     }
-    env.update(NARRATE_HOME=str(home), NARRATE_CONFIG=str(home / "config.toml"))
+    env.update(NARRATE_HOME=str(home))
     env.update(OFFLINE)
     env.update(extra)
     return env

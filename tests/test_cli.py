@@ -417,6 +417,36 @@ def test_broken_config_file_is_one_line_and_exit_4(narrate_home):
     assert "config.toml" in one_error_line(result)
 
 
+@pytest.mark.parametrize("setting", ["audio_dir = 5", 'database_url = ""'])
+def test_a_path_setting_that_is_not_a_string_is_refused(narrate_home, setting):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text(setting + "\n")
+
+    result = run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"))
+
+    assert result.returncode == 4
+    key = setting.split()[0]
+    assert one_error_line(result).endswith(f"{key} must be a non-empty string")
+    assert not (narrate_home / "audio").exists()
+
+
+def test_a_config_file_named_by_narrate_config_must_exist(narrate_home, tmp_path):
+    missing = tmp_path / "typo.toml"
+
+    result = run(
+        narrate_home,
+        "batch",
+        str(EXAMPLES / "market_day.txt"),
+        NARRATE_CONFIG=str(missing),
+    )
+
+    assert result.returncode == 4
+    assert one_error_line(result) == (
+        f"Error: {missing}: no such config file (NARRATE_CONFIG names it)"
+    )
+    assert rows(narrate_home) == 0
+
+
 def test_a_directory_is_narrated_as_one_json_line_per_story(narrate_home):
     result = run(narrate_home, "batch", str(EXAMPLES), "--json")
 

@@ -4,7 +4,8 @@ The data directory holds the SQLite cache and the audio store. It is the
 platform's user data directory unless `NARRATE_HOME` names another. The
 config file is TOML: `NARRATE_CONFIG` names it, else `config.toml` in
 `NARRATE_HOME` when that is set, else `config.toml` in the platform's user
-config directory. A missing config file is the same as an empty one.
+config directory. A missing config file is the same as an empty one, unless
+`NARRATE_CONFIG` names it: a file asked for by name must be there.
 """
 
 from __future__ import annotations
@@ -73,10 +74,14 @@ def load_settings(
     env = dict(os.environ if env is None else env)
     home = _home(env)
     config_path = _config_path(env, home)
-    file = _read_config(config_path)
+    file = _read_config(config_path, named=bool(env.get("NARRATE_CONFIG")))
 
-    url = database_url or env.get("NARRATE_DATABASE_URL") or file.get("database_url")
-    audio_dir = env.get("NARRATE_AUDIO_DIR") or file.get("audio_dir")
+    url = (
+        database_url
+        or env.get("NARRATE_DATABASE_URL")
+        or _text(file, "database_url", config_path)
+    )
+    audio_dir = env.get("NARRATE_AUDIO_DIR") or _text(file, "audio_dir", config_path)
     return Settings(
         home=home,
         config_path=config_path,
@@ -106,10 +111,14 @@ def _config_path(env: Mapping[str, str], home: Path) -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config(path: Path, *, named: bool) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if named:
+            raise ConfigError(
+                f"{path}: no such config file (NARRATE_CONFIG names it)"
+            ) from None
         return {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the config file ({error})") from error
@@ -123,6 +132,13 @@ def _read_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
     return data
+
+
+def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(f"{path}: {key} must be a non-empty string")
+    return value
 
 
 def _env_chain(env: Mapping[str, str]) -> list[str] | None:
