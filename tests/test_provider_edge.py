@@ -146,3 +146,21 @@ def test_an_unknown_voice_name_puts_edge_out(edge):
 
     assert caught.value.code == "bad_voice"
     assert edge.speech_requests == []
+
+
+def test_a_cancelled_request_is_logged_as_cancelled_not_ok(edge, caplog):
+    edge.script.always(hang())
+    provider = EdgeProvider(retry=FAST)
+
+    async def cancel_midway() -> None:
+        task = asyncio.create_task(provider.synthesize(SpeechRequest(TEXT, VOICE)))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level("INFO", logger="narrate"):
+        asyncio.run(cancel_midway())
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name.startswith("narrate")]
+    assert line.startswith(f"edge cancelled {len(TEXT)} chars ")

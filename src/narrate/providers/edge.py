@@ -77,7 +77,8 @@ class EdgeProvider(Provider):
             raise
         except BaseException as error:
             failure = self._classify(error)
-            if failure is None:
+            if failure is None:  # cancelled, most often: the story moved on
+                outcome = _unclassified(error)
                 raise
             outcome = failure.reason
             raise failure from error
@@ -167,3 +168,10 @@ class EdgeProvider(Provider):
             if isinstance(error, kind):
                 return error_class(self.name, text, code=code)
         return None
+
+
+def _unclassified(error: BaseException) -> str:
+    """The log's word for how a request that is not a provider failure ended."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return type(error).__name__
