@@ -273,3 +273,19 @@ def test_under_max_chars_the_longest_waiting_stories_are_upgraded_first(provider
     lands = [p["story_id"] for p in planned if p["providers"][0]["lands"]]
     upgraded = [r["story_id"] for r in rows if r["outcome"] == "upgraded"]
     assert lands == upgraded == ["first", "second"]
+
+
+def test_an_upgrade_reads_the_story_in_the_encoding_batch_was_given(providers):
+    path = providers.home.parent / "wide.txt"
+    path.write_bytes(SIX.replace("short", "naïve").encode("utf-16-le"))
+    providers.eleven.script.sequence(audio(), audio(), error(500))
+    story = providers.json(path, "--concurrency", "1", "--encoding", "utf-16-le")
+    assert (story["used_provider"], story["status"]) == ("deepgram", "degraded")
+    providers.eleven.script = type(providers.eleven.script)(audio())
+    providers.eleven.clear_requests()
+
+    (row,), result = upgrade(providers)
+
+    assert result.returncode == 0, result.stderr
+    assert (row["outcome"], row["generated"], row["cached"]) == ("upgraded", 4, 2)
+    assert "Paragraph 3 tells a naïve part of the tale." in texts(providers.eleven)

@@ -89,12 +89,14 @@ class StoryNarrator:
         *,
         record: bool = True,
         order: int | None = None,
+        encoding: str | None = None,
     ) -> StoryResult:
         """Narrate every speakable paragraph with the first provider that can do all.
 
         The story's row in the story table is replaced by the outcome, unless
         `record` is false: then the caller decides whether to record it.
-        `order` is the story's place in the run, for the run's budget.
+        `order` is the story's place in the run, for the run's budget;
+        `encoding`, the one the source was read in when the user named it.
         """
         story = Story(story_id, voice, units(paragraphs))
         attempts: list[Attempt] = []
@@ -128,7 +130,8 @@ class StoryNarrator:
             attempts=attempts,
         )
         if record:
-            await asyncio.to_thread(self.stories.record, story_record(result))
+            row = story_record(result, encoding)
+            await asyncio.to_thread(self.stories.record, row)
         return result
 
     async def _attempt(
@@ -222,8 +225,8 @@ class StoryNarrator:
         return await breaker.admit()
 
 
-def story_record(result: StoryResult) -> StoryRecord:
-    """The story's row for the story table."""
+def story_record(result: StoryResult, encoding: str | None = None) -> StoryRecord:
+    """The story's row for the story table; `encoding` as for `narrate`."""
     return StoryRecord(
         story_id=result.story_id,
         voice=result.voice,
@@ -234,6 +237,7 @@ def story_record(result: StoryResult) -> StoryRecord:
         paragraphs=len(result.paragraphs),
         chars=sum(p.chars for p in result.paragraphs),
         narrated_at=datetime.now(UTC),
+        encoding=encoding,
     )
 
 

@@ -83,7 +83,7 @@ def run_batch(
         run.narrator(progress) as narrator,
         database_errors(narrator.shop.cache.engine),
     ):
-        results = asyncio.run(_narrate_all(narrator, run.stories, run.voice, run.chain))
+        results = asyncio.run(_narrate_all(narrator, run))
     count = len(run.stories)
     return [
         _finish(job, run.chain, story, result, count)
@@ -231,13 +231,9 @@ def _stories(job: BatchJob) -> list[_Story]:
     return stories
 
 
-async def _narrate_all(
-    narrator: StoryNarrator,
-    stories: list[_Story],
-    voice: Voice,
-    chain: Chain,
-) -> list[StoryResult]:
+async def _narrate_all(narrator: StoryNarrator, run: _Run) -> list[StoryResult]:
     """Narrate the stories together, at most `concurrency` of them at a time."""
+    stories, voice, chain = run.stories, run.voice, run.chain
     turns = asyncio.Semaphore(narrator.shop.concurrency)
     readable = [story.path for story in stories if story.loaded is not None]
     orders = {path: order for order, path in enumerate(readable)}
@@ -255,6 +251,7 @@ async def _narrate_all(
                     voice,
                     chain.providers,
                     order=order,
+                    encoding=run.job.encoding,
                 )
             finally:  # however the story ended, the next may reserve
                 await narrator.budget.pass_turn(order)

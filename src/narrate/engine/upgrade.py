@@ -283,7 +283,8 @@ class _Pass:
         if problem is not None:
             raise ConfigError(problem)
         voice = find_voice(self.catalog, story.voice)
-        return voice, await asyncio.to_thread(load_story, Path(story.source))
+        source = Path(story.source)
+        return voice, await asyncio.to_thread(load_story, source, story.encoding)
 
     async def upgrade(self, story: StoryRecord, order: int | None = None) -> Upgrade:
         """The story tried on its preferred provider, if no other pass has it."""
@@ -308,7 +309,7 @@ class _Pass:
                 order=order,
             )
             if result.status == "complete":  # recorded before the claim goes
-                record = story_record(result)
+                record = story_record(result, story.encoding)
                 await asyncio.to_thread(self.narrator.stories.record, record)
         finally:
             await asyncio.to_thread(self.locks.release, key)

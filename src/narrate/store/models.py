@@ -97,6 +97,8 @@ class StoryRecord(SQLModel, table=True):
     `status` is `complete` (every paragraph by the preferred provider),
     `degraded` (every paragraph has audio, not all of it by the preferred
     provider) or `incomplete` (some paragraphs have no audio).
+    `encoding` is the one the source was read in when `--encoding` named it
+    (None when it was guessed), so that an upgrade reads the file the same way.
     `upgrade_tried_at` is when an upgrade pass last tried the story and could
     not bring it back; a narration clears it.
     """
@@ -113,6 +115,7 @@ class StoryRecord(SQLModel, table=True):
     chars: int
     narrated_at: datetime
     upgrade_tried_at: datetime | None = None
+    encoding: str | None = Field(default=None, max_length=40)
 
 
 class ProviderUsage(SQLModel, table=True):
