@@ -263,6 +263,16 @@ def test_unreadable_story_files_get_one_line_and_exit_4(
     assert words in one_error_line(result).lower()
 
 
+def test_an_empty_story_path_is_refused_not_read_as_the_current_directory(
+    narrate_home,
+):
+    result = run(narrate_home, "batch", "", str(EXAMPLES / "market_day.txt"))
+
+    assert result.returncode == 4
+    assert "empty story path" in one_error_line(result)
+    assert rows(narrate_home) == 0
+
+
 def test_unknown_voice_is_a_configuration_error(narrate_home):
     result = run(
         narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--voice", "nobody"

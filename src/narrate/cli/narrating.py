@@ -26,7 +26,7 @@ from narrate.cli.common import (
     stdout,
     warn,
 )
-from narrate.errors import EXIT_BAD_INPUT, EXIT_OK
+from narrate.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from narrate.engine.plan import StoryPlan
@@ -47,11 +47,11 @@ DryRunOption = Annotated[
 @app.command()
 def batch(
     files: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="Story files, or directories of .txt and .md stories.",
             show_default=False,
-            readable=False,
+            metavar="PATH",
         ),
     ],
     voice: Annotated[
@@ -110,7 +110,7 @@ def batch(
         from narrate.engine.run import BatchJob, run_batch
 
         job = BatchJob(
-            paths=files,
+            paths=[_story_path(name) for name in files],
             voice=voice,
             story_id=story_id,
             chain=_split_chain(chain),
@@ -131,6 +131,14 @@ def batch(
         code = result.exit_code(require_preferred)
         _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
     raise typer.Exit(worst_exit_code(results, require_preferred))
+
+
+def _story_path(name: str) -> Path:
+    """The path named; an empty name is refused rather than read as the
+    current directory, which `Path("")` would be."""
+    if not name:
+        raise InputError("'': an empty story path names no file")
+    return Path(name)
 
 
 @app.command()
