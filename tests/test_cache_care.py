@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import cli_env
@@ -250,6 +251,19 @@ def test_verify_with_a_bad_database_url_is_one_error_line_and_exit_4(narrate_hom
 
     assert result.returncode == 4
     assert "database URL" in one_error_line(result)
+
+
+@pytest.mark.parametrize("command", [["verify"], ["prune", "--older-than", "30"]])
+def test_cache_care_with_a_broken_config_file_is_one_error_line_and_exit_4(
+    narrate_home, command
+):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text("[providers.edge]\nmonthly_chars = -5\n")
+
+    result = run(narrate_home, "cache", *command)
+
+    assert result.returncode == 4
+    assert "monthly_chars" in one_error_line(result)
 
 
 # prune

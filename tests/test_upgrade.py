@@ -212,6 +212,33 @@ def test_a_preferred_provider_without_a_key_is_an_error(providers):
     assert providers.eleven.speech_requests == []
 
 
+def test_a_broken_config_file_is_one_error_and_leaves_the_stories_waiting(
+    providers,
+):
+    degrade(providers)
+    degrade(providers, OTHER, "other.txt")
+    config = providers.home / "config.toml"
+    broken = "[providers.edge]\nmonthly_chars = -5"
+    config.write_text(config.read_text().replace("[providers.edge]", broken))
+
+    rows, result = upgrade(providers)
+
+    assert (result.returncode, rows) == (4, [])
+    (line,) = result.stderr.splitlines()
+    assert "monthly_chars" in line
+    waiting = statuses(providers, "--degraded")
+    assert [waiting[s]["upgrade_tried_at"] for s in ("tale", "other")] == [None] * 2
+
+
+def test_a_broken_config_file_is_an_error_with_nothing_to_upgrade(providers):
+    (providers.home / "config.toml").write_text("[providers.edge]\ncooldown = -1\n")
+
+    result = providers.narrate("upgrade")
+
+    assert result.returncode == 4
+    assert "cooldown" in result.stderr
+
+
 def test_an_upgrade_over_its_max_chars_is_skipped_with_reason_budget(providers):
     degrade(providers)
 

@@ -70,12 +70,7 @@ def build_chain(
     names: Sequence[str] | None, settings: Settings, timeout: float
 ) -> Chain:
     """The providers of the chain, and those the default chain had to leave out."""
-    for table in settings.providers:
-        if table not in DEFAULT_CHAIN:
-            raise ConfigError(
-                f"{settings.config_path}: unknown provider [providers.{table}]; "
-                f"known providers: {', '.join(DEFAULT_CHAIN)}"
-            )
+    _check_tables(settings)
     explicit = names is not None or settings.chain is not None
     wanted = list(names if names is not None else settings.chain or DEFAULT_CHAIN)
     _check_names(wanted)
@@ -105,6 +100,39 @@ def build_chain(
         if (budget := monthly_budget(provider.name, settings)) is not None
     }
     return Chain(chain, left_out, breakers, budgets)
+
+
+def check_providers(settings: Settings) -> None:
+    """Raise `ConfigError` for the first bad setting of any provider's table in
+    the config file, as a chain with that provider would; no provider is built
+    and no key is required. For the commands that may never build a chain
+    (upgrade with nothing to do, cache care), so that a broken config file is
+    one error up front rather than one per story, or none at all."""
+    _check_tables(settings)
+    for name in DEFAULT_CHAIN:
+        table = _table(name, settings)
+        RetryPolicy.from_settings(name, table)
+        BreakerPolicy.from_settings(name, table)
+        _concurrency(name, table)
+        monthly_budget(name, settings)
+        if name in _KEY_VARIABLES:
+            _key(name, settings)
+            _base_url(name, settings, table)
+        if "encoding" in table:
+            from narrate.providers.deepgram import ENCODINGS
+
+            if table["encoding"] not in ENCODINGS:
+                known = ", ".join(sorted(ENCODINGS))
+                raise ConfigError(f"providers.{name}.encoding must be one of {known}")
+
+
+def _check_tables(settings: Settings) -> None:
+    for table in settings.providers:
+        if table not in DEFAULT_CHAIN:
+            raise ConfigError(
+                f"{settings.config_path}: unknown provider [providers.{table}]; "
+                f"known providers: {', '.join(DEFAULT_CHAIN)}"
+            )
 
 
 def monthly_budget(name: str, settings: Settings) -> int | None:

@@ -28,7 +28,7 @@ DEFAULT_ENCODING = "mp3"
 DEFAULT_CONCURRENCY = 8
 AURA_2_LIMIT = 1_000
 AURA_1_LIMIT = 2_000
-_ENCODINGS = {
+ENCODINGS = {
     "mp3": {},
     "flac": {},
     "opus": {"container": "ogg"},
@@ -51,8 +51,8 @@ class DeepgramProvider(HttpProvider):
         retry: RetryPolicy | None = None,
         max_concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        if encoding not in _ENCODINGS:
-            raise ValueError(f"encoding must be one of {sorted(_ENCODINGS)}")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}")
         self.encoding = encoding
         self.max_chars = AURA_2_LIMIT
         super().__init__(
@@ -80,7 +80,7 @@ class DeepgramProvider(HttpProvider):
     ) -> tuple[str, dict[str, str], dict[str, Any]]:
         """The speak call for one chunk; Deepgram takes no context."""
         params = {"model": request.voice, "encoding": self.encoding}
-        params.update(_ENCODINGS[self.encoding])
+        params.update(ENCODINGS[self.encoding])
         return "/v1/speak", params, {"text": request.text}
 
     def request_id(self, response: httpx.Response) -> str | None:
