@@ -388,6 +388,28 @@ def test_interrupt_exits_130_with_one_line(narrate_home):
     assert list((narrate_home / "audio").rglob("*.part")) == []
 
 
+def test_an_interrupted_json_batch_keeps_the_lines_of_finished_stories(
+    narrate_home,
+):
+    long_story = CORPUS / "grimm_fairy_tales_en_2591-0.txt"
+    command = ["batch", str(long_story), str(EXAMPLES / "market_day.txt"), "--json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "narrate", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(narrate_home),
+    )
+    first = process.stdout.readline()  # type: ignore[union-attr]
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert json.loads(first)["story_id"] == "market_day"
+    assert rest == ""
+    assert stderr.strip() == "Interrupted."
+
+
 def test_voices_lists_the_catalog_with_every_provider(narrate_home):
     result = run(narrate_home, "voices", "--json")
 
@@ -480,7 +502,8 @@ def test_a_bad_file_among_good_ones_fails_alone_and_sets_the_exit_code(
     )
 
     assert result.returncode == 4
-    good, bad = (json.loads(line) for line in result.stdout.splitlines())
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    bad, good = sorted(lines, key=lambda story: story["error"] is None)
     assert good["complete"] and good["error"] is None
     assert bad["story_id"] == "missing" and "no such file" in bad["error"]
     assert result.stderr.count("Error:") == 1
@@ -528,7 +551,13 @@ def test_two_files_with_one_story_id_are_refused(narrate_home, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["voices"], ["batch", str(EXAMPLES / "lighthouse.txt"), "--json"]]
+    "command",
+    [
+        ["voices"],
+        ["batch", str(EXAMPLES / "lighthouse.txt"), "--json"],
+        ["batch", str(EXAMPLES / "lighthouse.txt"), "--dry-run"],
+        ["upgrade", "--dry-run"],
+    ],
 )
 def test_output_that_cannot_be_written_is_one_line_and_exit_4(narrate_home, command):
     with open("/dev/full", "w") as full:

@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 
 from narrate import __version__
-from narrate.cli.common import app, say_error, stderr
+from narrate.cli.common import OutputLost, app, say_error, stderr
 from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 # Importing the command modules adds their commands, in this order, to `app`.
@@ -37,6 +37,8 @@ def main() -> None:
         code = app(prog_name="narrate", standalone_mode=False)
     except OSError as error:  # stdout closed or full: the work itself is done
         code = _output_lost(error)
+    except OutputLost as lost:  # the same, while the work was going on
+        code = _output_lost(lost.error)
     except Exception as error:
         code = _usage_error(error)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

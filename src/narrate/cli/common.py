@@ -110,6 +110,27 @@ def say_error(message: str) -> None:
     stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
 
 
+class OutputLost(Exception):  # noqa: N818 - it is an event, not a mistake
+    """Writing the results to stdout failed (a closed pipe, a full disk).
+
+    Not an `OSError`, so that `handled_errors` lets it through to `main`,
+    which says so once and exits 4.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def writing_results() -> Iterator[None]:
+    """Around what prints results: a failed write becomes `OutputLost`."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputLost(error) from error
+
+
 @contextlib.contextmanager
 def handled_errors() -> Iterator[None]:
     """Turn narrate's errors, the system's and Ctrl-C into one line and an exit code."""

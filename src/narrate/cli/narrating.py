@@ -25,12 +25,14 @@ from narrate.cli.common import (
     stderr,
     stdout,
     warn,
+    writing_results,
 )
 from narrate.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from narrate.engine.plan import StoryPlan
     from narrate.engine.results import StoryResult
+    from narrate.engine.upgrade import Upgrade
 
 T = TypeVar("T")
 
@@ -125,12 +127,38 @@ def batch(
             from narrate.engine.run import plan_batch
 
             _dry_run(plan_batch(job), json_output=json_output)
-        results = _with_progress(run_batch, job, show=not (quiet or json_output))
 
-    for result in results:
-        code = result.exit_code(require_preferred)
-        _render(result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK)
+        def render(result: StoryResult) -> None:
+            code = result.exit_code(require_preferred)
+            _render(
+                result, json_output=json_output, quiet=quiet, failed=code != EXIT_OK
+            )
+
+        # JSON lines go out as each story finishes, so a pipeline reads them
+        # at once and an interrupted run keeps those of the finished stories;
+        # a person gets them at the end, below the progress bar.
+        results = _with_progress(
+            run_batch,
+            job,
+            show=not (quiet or json_output),
+            on_result=_at_once(render) if json_output else None,
+        )
+
+    if not json_output:
+        for result in results:
+            render(result)
     raise typer.Exit(worst_exit_code(results, require_preferred))
+
+
+def _at_once(render: Callable[[T], None]) -> Callable[[T], None]:
+    """`render` for use during the run: a failed write ends the run as
+    `OutputLost` rather than as an error of the story being narrated."""
+
+    def render_now(item: T) -> None:
+        with writing_results():
+            render(item)
+
+    return render_now
 
 
 def _story_path(name: str) -> Path:
@@ -180,25 +208,41 @@ def upgrade(
             from narrate.engine.upgrade import plan_upgrade
 
             _dry_run(plan_upgrade(job), json_output=json_output)
-        upgrades = _with_progress(run_upgrade, job, show=not (quiet or json_output))
+        upgrades = _with_progress(
+            run_upgrade,
+            job,
+            show=not (quiet or json_output),
+            on_upgrade=_at_once(_upgrade_json) if json_output else None,
+        )
 
     from narrate.engine.results import worst
-    from narrate.engine.upgrade import UpgradeOutcome, upgrade_dict
     from narrate.report import upgrade_line
 
-    for item in upgrades:
-        if item.outcome is UpgradeOutcome.ERROR:
-            say_error(f"{item.story.story_id}: {item.message}")
-    if json_output:
+    if not json_output:
         for item in upgrades:
-            print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
-    elif not quiet:
+            _upgrade_error(item)
+    if not (json_output or quiet):
         if upgrades:
             for item in upgrades:
                 stdout.print(upgrade_line(item), highlight=False)
         else:
             stdout.print("No degraded or incomplete stories.")
     raise typer.Exit(worst(item.exit_code() for item in upgrades))
+
+
+def _upgrade_error(item: Upgrade) -> None:
+    """The `Error:` line of a story that could not be tried, if it is one."""
+    from narrate.engine.upgrade import UpgradeOutcome
+
+    if item.outcome is UpgradeOutcome.ERROR:
+        say_error(f"{item.story.story_id}: {item.message}")
+
+
+def _upgrade_json(item: Upgrade) -> None:
+    from narrate.engine.upgrade import upgrade_dict
+
+    _upgrade_error(item)
+    print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
 
 
 def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
@@ -211,23 +255,27 @@ def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
             say_error(plan.error)
         for warning in plan.warnings:
             warn(warning)
-    if json_output:
-        for plan in plans:
-            print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
-    else:
-        stdout.print(plan_table(plans))
+    with writing_results():
+        if json_output:
+            for plan in plans:
+                print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
+        else:
+            stdout.print(plan_table(plans))
     failed = any(plan.error is not None for plan in plans)
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 
 
-def _with_progress(work: Callable[..., T], job: object, *, show: bool) -> T:
-    """`work(job)`, with a progress bar on stderr when `show` and it is a terminal."""
+def _with_progress(
+    work: Callable[..., T], job: object, *, show: bool, **options: object
+) -> T:
+    """`work(job, **options)`, with a progress bar on stderr when `show` and it
+    is a terminal."""
     if not (show and stderr.is_terminal):
-        return work(job)
+        return work(job, **options)
     from narrate.report import ProgressBar
 
     with ProgressBar(stderr) as bar:
-        return work(job, progress=bar)
+        return work(job, progress=bar, **options)
 
 
 def _render(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,25 +70,30 @@ def run_batch(
     *,
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
+    on_result: Callable[[StoryResult], None] | None = None,
 ) -> list[StoryResult]:
-    """Narrate every story of the job; one result per story, in the job's order."""
+    """Narrate every story of the job; one result per story, in the job's order.
+
+    `on_result` is called with each story's result as soon as the story is
+    done, in the order they finish, so that a caller can report it at once
+    (and keep it if the run is interrupted later).
+    """
     run = _Run.prepare(job, env)
     for story in run.stories:
         if job.out_dir is not None and story.loaded is not None:
             check_out_dir(_out_dir(job, story, len(run.stories)), story.story_id)
+    done = on_result or (lambda result: None)
     if all(story.loaded is None for story in run.stories):
-        return [_unreadable(story, run.voice, run.chain) for story in run.stories]
+        results = [_unreadable(story, run.voice, run.chain) for story in run.stories]
+        for result in results:
+            done(result)
+        return results
 
     with (
         run.narrator(progress) as narrator,
         database_errors(narrator.shop.cache.engine),
     ):
-        results = asyncio.run(_narrate_all(narrator, run))
-    count = len(run.stories)
-    return [
-        _finish(job, run.chain, story, result, count)
-        for story, result in zip(run.stories, results, strict=True)
-    ]
+        return asyncio.run(_narrate_all(narrator, run, done))
 
 
 def plan_batch(
@@ -231,14 +236,27 @@ def _stories(job: BatchJob) -> list[_Story]:
     return stories
 
 
-async def _narrate_all(narrator: StoryNarrator, run: _Run) -> list[StoryResult]:
-    """Narrate the stories together, at most `concurrency` of them at a time."""
+async def _narrate_all(
+    narrator: StoryNarrator, run: _Run, done: Callable[[StoryResult], None]
+) -> list[StoryResult]:
+    """Narrate the stories together, at most `concurrency` of them at a time;
+    each finished result goes to `done` as soon as it is ready."""
     stories, voice, chain = run.stories, run.voice, run.chain
     turns = asyncio.Semaphore(narrator.shop.concurrency)
     readable = [story.path for story in stories if story.loaded is not None]
     orders = {path: order for order, path in enumerate(readable)}
 
     async def one(story: _Story) -> StoryResult:
+        result = await narrated(story)
+        if story.loaded is not None:
+            count = len(stories)
+            result = await asyncio.to_thread(
+                _finish, run.job, chain, story, result, count
+            )
+        done(result)
+        return result
+
+    async def narrated(story: _Story) -> StoryResult:
         if story.loaded is None:
             return _unreadable(story, voice, chain)
         order = orders[story.path]
@@ -266,8 +284,9 @@ async def _narrate_all(narrator: StoryNarrator, run: _Run) -> list[StoryResult]:
 def _finish(
     job: BatchJob, chain: Chain, story: _Story, result: StoryResult, count: int
 ) -> StoryResult:
-    if story.loaded is None:
-        return result
+    """The narrated story's result completed: what the chain left out, how the
+    file was read, and its audio copied to `--out`."""
+    assert story.loaded is not None
     result.left_out = chain.left_out
     result.encoding = story.loaded.encoding
     if story.loaded.warning:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -120,10 +120,15 @@ def run_upgrade(
     *,
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
+    on_upgrade: Callable[[Upgrade], None] | None = None,
 ) -> list[Upgrade]:
-    """Try every degraded or incomplete story on its preferred provider."""
+    """Try every degraded or incomplete story on its preferred provider.
+
+    `on_upgrade` is called with each story's upgrade as soon as it is done.
+    """
     with _prepared(job, env, progress) as (upgrade, stories):
-        return asyncio.run(upgrade.run(stories)) if stories else []
+        done = on_upgrade or (lambda item: None)
+        return asyncio.run(upgrade.run(stories, done)) if stories else []
 
 
 def plan_upgrade(
@@ -224,7 +229,9 @@ class _Pass:
     preferred: _Preferred
     catalog: Mapping[str, Voice]
 
-    async def run(self, stories: list[StoryRecord]) -> list[Upgrade]:
+    async def run(
+        self, stories: list[StoryRecord], done: Callable[[Upgrade], None]
+    ) -> list[Upgrade]:
         for name in self.preferred.providers:
             self.narrator.allow_early_probe(name)
         turns = asyncio.Semaphore(self.narrator.shop.concurrency)
@@ -239,6 +246,7 @@ class _Pass:
                 now = datetime.now(UTC)
                 stories = self.narrator.stories
                 await asyncio.to_thread(stories.tried, story.story_id, story.voice, now)
+            done(upgrade)
             return upgrade
 
         try:
