@@ -153,6 +153,25 @@ def test_nothing_to_upgrade_says_so_and_exits_0(providers):
     assert "No degraded or incomplete stories" in result.stdout
 
 
+def test_a_dry_run_with_nothing_to_upgrade_says_so_and_exits_0(providers):
+    result = providers.narrate("upgrade", "--dry-run")
+
+    assert result.returncode == 0
+    assert result.stdout.strip().endswith("No degraded or incomplete stories.")
+
+
+def test_an_upgrade_dry_run_warns_of_a_guessed_encoding_as_batch_does(providers):
+    path = providers.home.parent / "guessed.txt"
+    path.write_bytes(SIX.replace("short", "naïve").encode("cp1252"))
+    providers.eleven.script.sequence(audio(), audio(), error(500))
+    providers.json(path, "--concurrency", "1")
+
+    result = providers.narrate("upgrade", "--dry-run")
+
+    assert result.returncode == 0
+    assert "Warning:" in result.stderr and "1252" in result.stderr
+
+
 def test_quiet_prints_nothing_when_all_goes_well(providers):
     degrade(providers)
 

@@ -246,7 +246,8 @@ def _upgrade_json(item: Upgrade) -> None:
 
 
 def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
-    """Show the plans and exit: 0, or 4 when a story cannot be planned."""
+    """Show the plans and exit: 0, or 4 when a story cannot be planned. Only
+    an upgrade can have no story to plan."""
     from narrate.engine.plan import plan_dict
     from narrate.report import plan_table
 
@@ -259,8 +260,10 @@ def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
         if json_output:
             for plan in plans:
                 print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
-        else:
+        elif plans:
             stdout.print(plan_table(plans))
+        else:
+            stdout.print("No degraded or incomplete stories.")
     failed = any(plan.error is not None for plan in plans)
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 

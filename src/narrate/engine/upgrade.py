@@ -281,6 +281,7 @@ class _Pass:
                         voice,
                         [provider],
                     )
+                    plan.warnings = [loaded.warning] if loaded.warning else []
                 plans.append(plan)
         finally:
             await self.preferred.aclose()
