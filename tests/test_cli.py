@@ -410,6 +410,36 @@ def test_an_interrupted_json_batch_keeps_the_lines_of_finished_stories(
     assert stderr.strip() == "Interrupted."
 
 
+# Ctrl-C arriving while typer is being imported, as it does in the first
+# moments after `narrate` starts.
+INTERRUPTED_WHILE_LOADING = """
+import sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+from narrate.__main__ import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
+    narrate_home,
+):
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_WHILE_LOADING, "voices"],
+        capture_output=True,
+        text=True,
+        env=cli_env(narrate_home),
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stderr) == (130, "Interrupted.\n")
+
+
 def test_voices_lists_the_catalog_with_every_provider(narrate_home):
     result = run(narrate_home, "voices", "--json")
 

@@ -32,13 +32,16 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Run the command line; the console script's entry point."""
+    """Run the command line (`narrate.__main__` calls this)."""
     try:
         code = app(prog_name="narrate", standalone_mode=False)
     except OSError as error:  # stdout closed or full: the work itself is done
         code = _output_lost(error)
     except OutputLost as lost:  # the same, while the work was going on
         code = _output_lost(lost.error)
+    except KeyboardInterrupt:  # outside the commands' own handling: rendering
+        stderr.print(Text("Interrupted.", style="red"))
+        code = EXIT_INTERRUPTED
     except Exception as error:
         code = _usage_error(error)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
