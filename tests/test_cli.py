@@ -273,6 +273,19 @@ def test_an_empty_story_path_is_refused_not_read_as_the_current_directory(
     assert rows(narrate_home) == 0
 
 
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "1e400"])
+def test_a_timeout_that_is_not_a_positive_finite_number_is_a_usage_error(
+    narrate_home, seconds
+):
+    story = str(EXAMPLES / "market_day.txt")
+
+    result = run(narrate_home, "batch", story, "--timeout", seconds)
+
+    assert result.returncode == 2
+    assert "--timeout" in one_error_line(result)
+    assert rows(narrate_home) == 0
+
+
 def test_unknown_voice_is_a_configuration_error(narrate_home):
     result = run(
         narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--voice", "nobody"

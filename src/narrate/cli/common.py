@@ -29,8 +29,8 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 
 def positive(value: float | None) -> float | None:
-    """A callback: the value must be a positive number of seconds."""
-    if value is not None and (math.isnan(value) or value <= 0):
+    """A callback: the value must be a positive, finite number of seconds."""
+    if value is not None and not (math.isfinite(value) and value > 0):
         raise typer.BadParameter("must be a positive number of seconds")
     return value
 
