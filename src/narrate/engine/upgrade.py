@@ -350,7 +350,8 @@ def _why(result: StoryResult) -> str:
     reason = attempt.message or attempt.reason or attempt.outcome.value
     if not reason.startswith(attempt.provider):  # provider errors name it already
         reason = f"{attempt.provider}: {reason}"
-    return f"{reason} ({attempt.failed} paragraphs still missing)"
+    missing = f"{attempt.failed} paragraph{'' if attempt.failed == 1 else 's'}"
+    return f"{reason} ({missing} still missing)"
 
 
 def upgrade_dict(upgrade: Upgrade) -> dict[str, object]:
