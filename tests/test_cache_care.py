@@ -4,8 +4,10 @@ by real espeak-ng narrations, on SQLite and PostgreSQL, with real audio files.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,7 +224,27 @@ def test_verify_json_counts_entries_by_outcome_and_reason(
         "removed": 0,
         "reasons": {"missing": 0, "wrong_size": 0, "not_audio": 0},
         "busy": 0,
+        "leftover_files_removed": 0,
     }
+
+
+def test_verify_removes_old_temporary_files_of_killed_runs_only(
+    narrate_home, database_url, store
+):
+    (entry,) = narrate(narrate_home, database_url).paragraphs[:1]
+    assert entry.audio is not None
+    folder = entry.audio.parent
+    stale, fresh = folder / ".a.wav.41.aa.part", folder / ".b.wav.42.bb.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"RIFF half a file")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    report = care(narrate_home, database_url, "verify")
+
+    assert report["leftover_files_removed"] == 1
+    assert (stale.exists(), fresh.exists()) == (False, True), "fresh: maybe writing"
+    assert report["fine"] == report["checked"] == 3
 
 
 def test_verify_table_counts_entries_checked_and_removed(

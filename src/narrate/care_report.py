@@ -26,6 +26,7 @@ def verify_dict(report: VerifyReport) -> dict[str, object]:
         "removed": report.removed.total(),
         "reasons": {reason: report.removed[reason] for reason in REASONS},
         "busy": report.busy,
+        "leftover_files_removed": report.leftovers,
     }
 
 
@@ -43,6 +44,10 @@ def verify_table(report: VerifyReport) -> Table:
         )
     if report.busy:
         table.add_row("left to a running narration", str(report.busy))
+    if report.leftovers:
+        table.caption = (
+            f"{report.leftovers} leftover .part files of killed runs removed"
+        )
     return table
 
 

@@ -33,8 +33,9 @@ def cache_verify(
 ) -> None:
     """Check that every cache entry's audio file is there, of the recorded size,
     and decodes as audio; remove the entries that fail, and their files, so the
-    next run narrates them again. Exit 0 when done (removed entries count as
-    repaired); 4: bad database or configuration."""
+    next run narrates them again; remove the temporary files of killed runs
+    over an hour old. Exit 0 when done (removed entries count as repaired); 4:
+    bad database or configuration."""
     with handled_errors():
         from narrate.engine.care import verify_cache
 

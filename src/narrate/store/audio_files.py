@@ -14,12 +14,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
 from narrate.audio import sniff
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+# A temporary file untouched this long is no write in progress (a write takes
+# milliseconds) but one a killed run left behind.
+LEFTOVER_AGE = 3600.0
 
 
 class AudioStore:
@@ -57,6 +62,21 @@ class AudioStore:
             temporary.unlink(missing_ok=True)
             raise
         return final
+
+    def remove_leftovers(self, older_than: float = LEFTOVER_AGE) -> int:
+        """Remove the temporary files of writes that never finished (the run
+        was killed) and were last touched over `older_than` seconds ago; how
+        many went. Nothing reads them; this only gives back their space."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self.root.rglob(".*.part"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:  # gone meanwhile, or not ours to remove
+                continue
+        return removed
 
     def holds(self, relative: str, size: int) -> bool:
         """Whether the file is there, of the recorded size, and starts like audio."""

@@ -52,13 +52,15 @@ BATCH_SIZE = 500
 
 @dataclass
 class VerifyReport:
-    """What `verify` found: entries checked, fine, removed by reason, and busy
-    (broken, but in the hands of a narration running meanwhile)."""
+    """What `verify` found: entries checked, fine, removed by reason, busy
+    (broken, but in the hands of a narration running meanwhile), and the
+    temporary files of killed runs it removed."""
 
     checked: int = 0
     fine: int = 0
     removed: Counter[str] = field(default_factory=Counter)
     busy: int = 0
+    leftovers: int = 0
 
 
 @dataclass
@@ -92,7 +94,8 @@ class CacheCare:
 
     def verify(self) -> VerifyReport:
         """Check every entry's file; remove the entries whose file is missing,
-        of another size than recorded, or not decodable audio."""
+        of another size than recorded, or not decodable audio; then remove the
+        temporary files killed runs left in the audio directory."""
         report = VerifyReport()
         for entries in self._batches():
             broken = [(e, reason) for e in entries if (reason := self.fault(e))]
@@ -103,6 +106,7 @@ class CacheCare:
             report.fine += len(entries) - len(broken)
             report.removed.update(reason for e, reason in broken if e.id in gone)
             report.busy += len(broken) - len(removed)
+        report.leftovers = self.store.remove_leftovers()
         return report
 
     def fault(self, entry: AudioEntry) -> str | None:
