@@ -32,6 +32,20 @@ def test_default_chain_without_keys_is_edge_then_espeak(narrate_home):
     ]
 
 
+@pytest.mark.parametrize("value", [",", " , ,"])
+def test_a_narrate_chain_of_commas_alone_is_refused_not_taken_as_unset(
+    narrate_home, value
+):
+    with pytest.raises(ConfigError, match="NARRATE_CHAIN"):
+        chain_for(narrate_home, NARRATE_CHAIN=value)
+
+
+def test_a_blank_narrate_chain_means_the_default_chain(narrate_home):
+    providers, _ = chain_for(narrate_home, NARRATE_CHAIN="  ")
+
+    assert [p.name for p in providers] == ["edge", "espeak"]
+
+
 def test_keys_from_the_environment_or_the_config_file_bring_providers_in(narrate_home):
     config = '[providers.deepgram]\napi_key = "from-file"\n'
 

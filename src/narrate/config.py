@@ -142,8 +142,12 @@ def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
 
 
 def _env_chain(env: Mapping[str, str]) -> list[str] | None:
+    """NARRATE_CHAIN's names; None when it is unset or blank. A value of commas
+    alone is refused, as `--chain ,` is, rather than read as no value."""
     value = env.get("NARRATE_CHAIN", "")
     names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    if value.strip() and not names:
+        raise ConfigError("NARRATE_CHAIN names no provider: the chain is empty")
     return names or None
 
 
