@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -437,6 +438,92 @@ sys.meta_path.insert(0, CtrlC())
 from narrate.__main__ import main
 main()
 """
+
+
+def run_into_a_closed_pipe(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """narrate with a stdout whose reader has gone, as under `| head -1`."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "narrate", *args],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(home),
+            timeout=300,
+        )
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["voices"],
+        ["providers", "--json"],
+        ["status"],
+        ["--version"],
+        ["batch", str(EXAMPLES / "lighthouse.txt")],
+        ["batch", str(EXAMPLES / "lighthouse.txt"), "--dry-run"],
+    ],
+)
+def test_a_closed_pipe_is_one_line_and_exit_4_not_a_silent_exit_1(
+    narrate_home, command
+):
+    run(narrate_home, "batch", str(EXAMPLES / "market_day.txt"))
+
+    result = run_into_a_closed_pipe(narrate_home, *command)
+
+    assert result.returncode == 4
+    assert one_error_line(result) == (
+        "Error: the output could not be written: Broken pipe"
+    )
+
+
+def test_a_json_batch_whose_output_is_lost_still_narrates_every_story(
+    narrate_home,
+):
+    result = run_into_a_closed_pipe(narrate_home, "batch", str(EXAMPLES), "--json")
+
+    assert result.returncode == 4
+    assert "could not be written" in one_error_line(result)
+    status = run(narrate_home, "status", "--json")
+    recorded = [json.loads(line) for line in status.stdout.splitlines()]
+    assert sorted(story["status"] for story in recorded) == ["complete"] * len(
+        list(EXAMPLES.glob("*.txt"))
+    )
+
+
+# Ctrl-C arriving while typer parses the options: the --encoding check looks
+# the codec up, which imports its module.
+INTERRUPTED_WHILE_PARSING = """
+import sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "encodings.cp500":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+from narrate.__main__ import main
+main()
+"""
+
+
+def test_ctrl_c_while_options_are_parsed_is_one_line_and_exit_130(narrate_home):
+    story = str(EXAMPLES / "market_day.txt")
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_WHILE_PARSING, "batch", story]
+        + ["--encoding", "cp500"],
+        capture_output=True,
+        text=True,
+        env=cli_env(narrate_home),
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stderr) == (130, "Interrupted.\n")
+    assert rows(narrate_home) == 0
 
 
 def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(

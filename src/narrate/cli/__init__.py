@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 
 from narrate import __version__
-from narrate.cli.common import OutputLost, app, say_error, stderr
+from narrate.cli.common import OutputLost, app, emit, say_error, stderr
 from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 # Importing the command modules adds their commands, in this order, to `app`.
@@ -40,10 +40,11 @@ def main() -> None:
     except OutputLost as lost:  # the same, while the work was going on
         code = _output_lost(lost.error)
     except KeyboardInterrupt:  # outside the commands' own handling: rendering
-        stderr.print(Text("Interrupted.", style="red"))
         code = EXIT_INTERRUPTED
     except Exception as error:
         code = _usage_error(error)
+    if code == EXIT_INTERRUPTED:  # however it came: typer's parsing gives 130 too
+        stderr.print(Text("Interrupted.", style="red"))
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
@@ -72,7 +73,6 @@ def _usage_error(error: Exception) -> int:
     if type(error).__name__ == "NoArgsIsHelpError":
         return EXIT_USAGE
     if type(error).__name__ == "Abort":
-        stderr.print(Text("Interrupted.", style="red"))
         return EXIT_INTERRUPTED
     exit_code = getattr(error, "exit_code", None)
     format_message = getattr(error, "format_message", None)
@@ -84,7 +84,7 @@ def _usage_error(error: Exception) -> int:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"narrate {__version__}")
+        emit(f"narrate {__version__}")
         raise typer.Exit()
 
 

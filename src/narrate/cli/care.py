@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from narrate.cli.common import DatabaseOption, QuietOption, app, handled_errors, stdout
+from narrate.cli.common import (
+    DatabaseOption,
+    QuietOption,
+    app,
+    emit,
+    handled_errors,
+    stdout,
+)
 
 cache_app = typer.Typer(
     no_args_is_help=True,
@@ -44,7 +51,7 @@ def cache_verify(
     from narrate.care_report import verify_dict, verify_table
 
     if json_output:
-        print(json.dumps(verify_dict(report), ensure_ascii=False))
+        emit(json.dumps(verify_dict(report), ensure_ascii=False))
     elif not quiet:
         stdout.print(verify_table(report))
 
@@ -79,6 +86,6 @@ def cache_prune(
     from narrate.care_report import prune_dict, prune_table
 
     if json_output:
-        print(json.dumps(prune_dict(report), ensure_ascii=False))
+        emit(json.dumps(prune_dict(report), ensure_ascii=False))
     elif not quiet:
         stdout.print(prune_table(report))

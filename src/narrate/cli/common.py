@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import logging
 import math
 import os
@@ -24,7 +25,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Turn a story text file into narrated audio, one paragraph at a time.",
 )
-stdout = Console(soft_wrap=True)
+
+
+class OutputLost(Exception):  # noqa: N818 - it is an event, not a mistake
+    """Writing the results to stdout failed (a closed pipe, a full disk).
+
+    Not an `OSError`, so that `handled_errors` lets it through to `main`,
+    which says so once and exits 4.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Stdout(Console):
+    """The results' console: a reader that went away (a closed pipe, `| head`)
+    is `OutputLost`, reported as such, where rich would exit 1 without a word."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # what is still buffered goes nowhere
+        raise OutputLost(BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)))
+
+
+stdout = _Stdout(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -110,16 +134,11 @@ def say_error(message: str) -> None:
     stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
 
 
-class OutputLost(Exception):  # noqa: N818 - it is an event, not a mistake
-    """Writing the results to stdout failed (a closed pipe, a full disk).
-
-    Not an `OSError`, so that `handled_errors` lets it through to `main`,
-    which says so once and exits 4.
-    """
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
+def emit(line: str) -> None:
+    """One line of results on stdout, flushed at once; a failed write is
+    `OutputLost` (typer would turn a closed pipe into a silent exit 1)."""
+    with writing_results():
+        print(line, flush=True)
 
 
 @contextlib.contextmanager
@@ -146,8 +165,7 @@ def handled_errors() -> Iterator[None]:
             raise
         say_error(str(error))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        stderr.print(Text("Interrupted.", style="red"))
+    except KeyboardInterrupt:  # `main` says so, as for Ctrl-C anywhere else
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

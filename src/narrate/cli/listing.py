@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from narrate.cli.common import DatabaseOption, app, handled_errors, stdout
+from narrate.cli.common import DatabaseOption, app, emit, handled_errors, stdout
 
 
 @app.command()
@@ -33,7 +33,7 @@ def voices(
             }
             for v in catalog.values()
         ]
-        print(json.dumps(rows, ensure_ascii=False))
+        emit(json.dumps(rows, ensure_ascii=False))
         return
     from narrate.report import voice_table
 
@@ -57,7 +57,7 @@ def providers(
     from narrate.report import provider_rows, provider_table
 
     if json_output:
-        print(json.dumps(provider_rows(statuses), ensure_ascii=False))
+        emit(json.dumps(provider_rows(statuses), ensure_ascii=False))
     else:
         stdout.print(provider_table(statuses))
 
@@ -87,6 +87,6 @@ def status(
 
     if json_output:
         for row in story_rows(stories):
-            print(json.dumps(row, ensure_ascii=False))
+            emit(json.dumps(row, ensure_ascii=False))
     else:
         stdout.print(story_table(stories))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 import typer
 
@@ -13,11 +13,13 @@ from narrate.cli.common import (
     ConcurrencyOption,
     DatabaseOption,
     MaxCharsOption,
+    OutputLost,
     QuietOption,
     TimeoutOption,
     VerboseOption,
     app,
     codec,
+    emit,
     handled_errors,
     not_empty,
     say_error,
@@ -137,12 +139,14 @@ def batch(
         # JSON lines go out as each story finishes, so a pipeline reads them
         # at once and an interrupted run keeps those of the finished stories;
         # a person gets them at the end, below the progress bar.
+        as_done = _AsDone(render)
         results = _with_progress(
             run_batch,
             job,
             show=not (quiet or json_output),
-            on_result=_at_once(render) if json_output else None,
+            on_result=as_done if json_output else None,
         )
+    as_done.check()
 
     if not json_output:
         for result in results:
@@ -150,15 +154,27 @@ def batch(
     raise typer.Exit(worst_exit_code(results, require_preferred))
 
 
-def _at_once(render: Callable[[T], None]) -> Callable[[T], None]:
-    """`render` for use during the run: a failed write ends the run as
-    `OutputLost` rather than as an error of the story being narrated."""
+class _AsDone(Generic[T]):
+    """`render` for each item as the run finishes it. When the output is lost
+    (its reader went away, the disk is full) the rendering stops but the work
+    goes on, so every story still ends in the cache; `check` then reports the
+    loss."""
 
-    def render_now(item: T) -> None:
-        with writing_results():
-            render(item)
+    def __init__(self, render: Callable[[T], None]) -> None:
+        self.render = render
+        self.lost: OutputLost | None = None
 
-    return render_now
+    def __call__(self, item: T) -> None:
+        if self.lost is None:
+            try:
+                self.render(item)
+            except OutputLost as lost:
+                self.lost = lost
+
+    def check(self) -> None:
+        """Raise the `OutputLost` of the first failed write, if one failed."""
+        if self.lost is not None:
+            raise self.lost
 
 
 def _story_path(name: str) -> Path:
@@ -208,12 +224,14 @@ def upgrade(
             from narrate.engine.upgrade import plan_upgrade
 
             _dry_run(plan_upgrade(job), json_output=json_output)
+        as_done = _AsDone(_upgrade_json)
         upgrades = _with_progress(
             run_upgrade,
             job,
             show=not (quiet or json_output),
-            on_upgrade=_at_once(_upgrade_json) if json_output else None,
+            on_upgrade=as_done if json_output else None,
         )
+    as_done.check()
 
     from narrate.engine.results import worst
     from narrate.report import upgrade_line
@@ -242,7 +260,7 @@ def _upgrade_json(item: Upgrade) -> None:
     from narrate.engine.upgrade import upgrade_dict
 
     _upgrade_error(item)
-    print(json.dumps(upgrade_dict(item), ensure_ascii=False), flush=True)
+    emit(json.dumps(upgrade_dict(item), ensure_ascii=False))
 
 
 def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
@@ -259,7 +277,7 @@ def _dry_run(plans: list[StoryPlan], *, json_output: bool) -> None:
     with writing_results():
         if json_output:
             for plan in plans:
-                print(json.dumps(plan_dict(plan), ensure_ascii=False), flush=True)
+                emit(json.dumps(plan_dict(plan), ensure_ascii=False))
         elif plans:
             stdout.print(plan_table(plans))
         else:
@@ -289,13 +307,13 @@ def _render(
     if result.error is not None:
         say_error(result.error)
         if json_output:
-            print(json_line(result), flush=True)
+            emit(json_line(result))
         return
     if not quiet:
         for warning in result.warnings:
             warn(warning)
     if json_output:
-        print(json_line(result), flush=True)
+        emit(json_line(result))
     elif not quiet:
         print_story(stdout, result)
     if quiet and failed:
