@@ -335,3 +335,33 @@ def test_an_upgrade_reads_the_story_in_the_encoding_batch_was_given(providers):
     assert result.returncode == 0, result.stderr
     assert (row["outcome"], row["generated"], row["cached"]) == ("upgraded", 4, 2)
     assert "Paragraph 3 tells a naïve part of the tale." in texts(providers.eleven)
+
+
+def test_a_source_no_longer_in_its_batch_encoding_is_refused_not_sent_as_gibberish(
+    providers,
+):
+    path = providers.home.parent / "wide.txt"
+    path.write_bytes(SIX.encode("utf-16-le"))
+    providers.eleven.script.sequence(audio(), audio(), error(500))
+    providers.json(path, "--concurrency", "1", "--encoding", "utf-16-le")
+    providers.eleven.script = type(providers.eleven.script)(audio())
+    providers.eleven.clear_requests()
+    path.write_bytes(SIX.encode("utf-8"))  # saved again as UTF-8
+
+    (row,), result = upgrade(providers)
+
+    assert (result.returncode, row["outcome"]) == (4, "error")
+    assert "shares no paragraph" in result.stderr and "utf-16-le" in result.stderr
+    assert providers.eleven.speech_requests == []
+    assert statuses(providers)["wide"]["status"] == "degraded"
+
+
+def test_an_edited_story_is_upgraded_with_its_changed_paragraphs(providers):
+    degrade(providers)
+    path = providers.home.parent / "tale.txt"
+    path.write_text(SIX.replace("Paragraph 5", "Paragraph five"), encoding="utf-8")
+
+    (row,), result = upgrade(providers)
+
+    assert (result.returncode, row["outcome"]) == (0, "upgraded")
+    assert "Paragraph five tells a short part of the tale." in texts(providers.eleven)

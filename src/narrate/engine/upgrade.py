@@ -46,6 +46,7 @@ from narrate.errors import (
     EXIT_NOT_PREFERRED,
     EXIT_OK,
     ConfigError,
+    InputError,
     NarrateError,
 )
 from narrate.providers.base import Provider
@@ -294,7 +295,30 @@ class _Pass:
             raise ConfigError(problem)
         voice = find_voice(self.catalog, story.voice)
         source = Path(story.source)
-        return voice, await asyncio.to_thread(load_story, source, story.encoding)
+        loaded = await asyncio.to_thread(load_story, source, story.encoding)
+        await asyncio.to_thread(self._check_same_story, story, loaded)
+        return voice, loaded
+
+    def _check_same_story(self, story: StoryRecord, loaded: LoadedStory) -> None:
+        """Refuse a source that shares no paragraph with the story as narrated.
+
+        An upgrade brings a story back; it does not narrate a new one. A file
+        replaced by another text, or saved in another encoding than the
+        `--encoding` the batch was given (which then decodes to gibberish),
+        would otherwise be sent whole to the preferred, paid provider.
+        """
+        if story.used_provider is None:  # nothing narrated to compare with
+            return
+        hashes = [p.text_hash for p in loaded.paragraphs if p.speakable]
+        cache = self.narrator.shop.cache
+        if cache.lookup(story.story_id, story.voice, story.used_provider, hashes):
+            return
+        read_as = f" read as {story.encoding}" if story.encoding else ""
+        raise InputError(
+            f"{story.source}{read_as} shares no paragraph with the story as "
+            f"{story.used_provider} narrated it; if it was replaced or its "
+            "encoding changed, narrate it again with `narrate batch`"
+        )
 
     async def upgrade(self, story: StoryRecord, order: int | None = None) -> Upgrade:
         """The story tried on its preferred provider, if no other pass has it."""
