@@ -274,16 +274,22 @@ def test_an_empty_story_path_is_refused_not_read_as_the_current_directory(
     assert rows(narrate_home) == 0
 
 
-@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "1e400"])
-def test_a_timeout_that_is_not_a_positive_finite_number_is_a_usage_error(
-    narrate_home, seconds
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        *(("--timeout", v) for v in ["0", "-1", "nan", "inf", "1e400", "1e-9", "3601"]),
+        *(("--concurrency", v) for v in ["0", "1001", "99999999999999999999"]),
+    ],
+)
+def test_a_timeout_or_concurrency_the_config_file_would_refuse_is_a_usage_error(
+    narrate_home, option, value
 ):
     story = str(EXAMPLES / "market_day.txt")
 
-    result = run(narrate_home, "batch", story, "--timeout", seconds)
+    result = run(narrate_home, "batch", story, option, value)
 
     assert result.returncode == 2
-    assert "--timeout" in one_error_line(result)
+    assert option in one_error_line(result)
     assert rows(narrate_home) == 0
 
 

@@ -28,9 +28,12 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLAIM_LEASE = 30.0
 
 # The range of each numeric setting: low, high, whether it must be whole.
+# The ranges the config file and the command line's options share.
+CONCURRENCY_RANGE = (1, 1000)
+TIMEOUT_RANGE = (0.1, 3600.0)
 _RANGES = {
-    "concurrency": (1, 1000, True),
-    "timeout": (0.1, 3600, False),
+    "concurrency": (*CONCURRENCY_RANGE, True),
+    "timeout": (*TIMEOUT_RANGE, False),
     "claim_lease": (1, 3600, False),
 }
 

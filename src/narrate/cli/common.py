@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from narrate.config import CONCURRENCY_RANGE, TIMEOUT_RANGE
 from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, NarrateError
 
 app = typer.Typer(
@@ -52,10 +53,12 @@ stdout = _Stdout(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-def positive(value: float | None) -> float | None:
-    """A callback: the value must be a positive, finite number of seconds."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter("must be a positive number of seconds")
+def seconds(value: float | None) -> float | None:
+    """A callback: the value must be a number of seconds in the range the
+    config file's `timeout` allows."""
+    low, high = TIMEOUT_RANGE
+    if value is not None and not (math.isfinite(value) and low <= value <= high):
+        raise typer.BadParameter(f"must be a number of seconds from {low} to {high}")
     return value
 
 
@@ -101,14 +104,19 @@ MaxCharsOption = Annotated[
 # The options several commands share.
 ConcurrencyOption = Annotated[
     int | None,
-    typer.Option(min=1, help="Paragraphs narrated at once.", show_default="4"),
+    typer.Option(
+        min=CONCURRENCY_RANGE[0],
+        max=CONCURRENCY_RANGE[1],
+        help="Paragraphs narrated at once.",
+        show_default="4",
+    ),
 ]
 TimeoutOption = Annotated[
     float | None,
     typer.Option(
         help="Seconds one provider request may take at most.",
         show_default="60",
-        callback=positive,
+        callback=seconds,
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
