@@ -293,6 +293,28 @@ def test_a_timeout_or_concurrency_the_config_file_would_refuse_is_a_usage_error(
     assert rows(narrate_home) == 0
 
 
+@pytest.mark.parametrize("command", [["status"], ["providers"], ["voices"]])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "[providers.edge]\ncooldown = -1",
+        '[providers.deepgram]\nencoding = "wav9"',
+        '[providers.elevenlabs]\nbase_url = "ftp://x"',
+        "[providers.nosuch]\nretries = 1",
+    ],
+)
+def test_every_command_refuses_a_broken_provider_table_with_exit_4(
+    narrate_home, command, setting
+):
+    narrate_home.mkdir(parents=True, exist_ok=True)
+    (narrate_home / "config.toml").write_text(setting + "\n")
+
+    result = run(narrate_home, *command)
+
+    assert result.returncode == 4
+    assert one_error_line(result)
+
+
 def test_unknown_voice_is_a_configuration_error(narrate_home):
     result = run(
         narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--voice", "nobody"

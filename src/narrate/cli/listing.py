@@ -19,9 +19,12 @@ def voices(
     """List the narrator voices and the voice each provider uses for them."""
     with handled_errors():
         from narrate.config import load_settings
+        from narrate.engine.chain import check_providers
         from narrate.voices import load_catalog
 
-        catalog = load_catalog(load_settings().voices)
+        settings = load_settings()
+        check_providers(settings)
+        catalog = load_catalog(settings.voices)
 
     if json_output:
         rows = [
