@@ -98,6 +98,12 @@ backoff = 2
         ("chain = []\n", None, {}, "empty"),
         ("[providers.edge]\nretries = -1\n", None, {}, "retries"),
         (
+            "[providers.elevenlabs]\nmodel = 5\n",
+            ["elevenlabs"],
+            {"ELEVENLABS_API_KEY": "k"},
+            "providers.elevenlabs.model",
+        ),
+        (
             "",
             None,
             {"ELEVENLABS_API_KEY": "k", "NARRATE_ELEVENLABS_URL": "ftp://x"},

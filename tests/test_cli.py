@@ -315,6 +315,32 @@ def test_every_command_refuses_a_broken_provider_table_with_exit_4(
     assert one_error_line(result)
 
 
+def test_control_characters_of_a_file_name_are_escaped_in_the_error_line(
+    narrate_home, tmp_path
+):
+    result = run(narrate_home, "batch", str(tmp_path / "a\x1b[31mred.txt"))
+
+    assert result.returncode == 4
+    assert "\x1b" not in result.stderr
+    assert "a\\x1b[31mred.txt" in one_error_line(result)
+
+
+@pytest.mark.parametrize("codec", ["rot13", "base64"])
+def test_a_transform_codec_is_no_encoding_and_a_usage_error(narrate_home, codec):
+    story = str(EXAMPLES / "market_day.txt")
+
+    result = run(narrate_home, "batch", story, "--encoding", codec)
+
+    assert result.returncode == 2
+    assert "not a text encoding" in one_error_line(result)
+
+
+def test_status_of_an_empty_cache_says_so(narrate_home):
+    result = run(narrate_home, "status")
+
+    assert (result.returncode, result.stdout) == (0, "No stories narrated yet.\n")
+
+
 def test_unknown_voice_is_a_configuration_error(narrate_home):
     result = run(
         narrate_home, "batch", str(EXAMPLES / "market_day.txt"), "--voice", "nobody"

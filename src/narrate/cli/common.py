@@ -9,6 +9,7 @@ import errno
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Annotated
@@ -66,9 +67,11 @@ def codec(value: str | None) -> str | None:
     """A callback: the value must name a known text encoding."""
     if value is not None:
         try:
-            codecs.lookup(value)
+            found = codecs.lookup(value)
         except LookupError:
             raise typer.BadParameter(f"no encoding called {value!r}") from None
+        if not getattr(found, "_is_text_encoding", True):  # rot13, base64, zlib
+            raise typer.BadParameter(f"{value!r} is a transform, not a text encoding")
     return value
 
 
@@ -137,9 +140,16 @@ def setup_logging(verbose: bool) -> None:
 
 
 def say_error(message: str) -> None:
-    """One red `Error: ...` line on stderr, whatever the message's line breaks."""
+    """One red `Error: ...` line on stderr, whatever the message's line breaks;
+    other control characters (from a file name, say) are shown escaped, so
+    they cannot move the cursor or recolour the terminal."""
     line = " ".join(message.split())
+    line = _CONTROL.sub(lambda found: ascii(found.group())[1:-1], line)
     stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
+
+
+# Control characters, C0, DEL and C1; the line breaks among them are gone by then.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def emit(line: str) -> None:

@@ -91,5 +91,11 @@ def status(
     if json_output:
         for row in story_rows(stories):
             emit(json.dumps(row, ensure_ascii=False))
-    else:
+    elif stories:
         stdout.print(story_table(stories))
+    else:
+        stdout.print(
+            "No stories narrated yet."
+            if not degraded
+            else "No degraded or incomplete stories."
+        )

@@ -118,6 +118,9 @@ def check_providers(settings: Settings) -> None:
         if name in _KEY_VARIABLES:
             _key(name, settings)
             _base_url(name, settings, table)
+        for key in ("model", "output_format", "encoding"):
+            if key in table:
+                _word(table, name, key, "")
         if "encoding" in table:
             from narrate.providers.deepgram import ENCODINGS
 
@@ -232,8 +235,10 @@ def _build_http(
 
         return ElevenLabsProvider(
             **common,
-            model=str(table.get("model", elevenlabs.DEFAULT_MODEL)),
-            output_format=str(table.get("output_format", elevenlabs.DEFAULT_FORMAT)),
+            model=_word(table, name, "model", elevenlabs.DEFAULT_MODEL),
+            output_format=_word(
+                table, name, "output_format", elevenlabs.DEFAULT_FORMAT
+            ),
         )
 
     from narrate.providers.deepgram import DeepgramProvider
@@ -242,6 +247,15 @@ def _build_http(
         return DeepgramProvider(**common, encoding=str(table.get("encoding", "mp3")))
     except ValueError as error:
         raise ConfigError(f"providers.deepgram.encoding: {error}") from error
+
+
+def _word(table: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    """A provider setting that must be a non-empty string, such as a model id;
+    a number there is refused rather than sent as its digits."""
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"providers.{name}.{key} must be a non-empty string")
+    return value
 
 
 def _table(name: str, settings: Settings) -> Mapping[str, Any]:

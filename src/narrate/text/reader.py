@@ -236,7 +236,8 @@ def _reject_binary(text: str, name: str) -> None:
     if "\x00" in text:
         raise InputError(
             f"{name}: contains NUL bytes, so it looks binary, not text "
-            "(for UTF-16 without a byte-order mark, use --encoding utf-16-le)"
+            "(for UTF-16 without a byte-order mark, use --encoding utf-16-le "
+            "or utf-16-be)"
         )
 
     controls = len(_STRAY_CONTROL.findall(text))
