@@ -245,14 +245,35 @@ def story_table(stories: Iterable[StoryRecord]) -> Table:
     return table
 
 
+def upgrade_dict(upgrade: Upgrade) -> dict[str, object]:
+    """The story's upgrade as the JSON object `narrate upgrade --json` prints."""
+    story, result = upgrade.story, upgrade.result
+    attempt = result.attempts[-1] if result and result.attempts else None
+    upgraded = upgrade.outcome.value == "upgraded"
+    return {
+        "story_id": story.story_id,
+        "voice": story.voice,
+        "source": story.source,
+        "outcome": upgrade.outcome.value,
+        "preferred_provider": story.preferred_provider,
+        "was_provider": story.used_provider,
+        "was_status": story.status,
+        "used_provider": story.preferred_provider if upgraded else story.used_provider,
+        "status": "complete" if upgraded else story.status,
+        "generated": attempt.generated if attempt else 0,
+        "cached": attempt.cached if attempt else 0,
+        "missing": attempt.failed if attempt and not upgraded else None,
+        "reason": attempt.reason if attempt and not upgraded else None,
+        "message": upgrade.message,
+    }
+
+
 def upgrade_line(upgrade: Upgrade) -> Text:
     """One line for a story an upgrade pass looked at: what came of it, and why.
 
     A line, not a table: it stays readable in a narrow terminal and in the
     mail cron sends.
     """
-    from narrate.engine.upgrade import upgrade_dict
-
     row = upgrade_dict(upgrade)
     outcome = str(row["outcome"])
     line = Text.assemble((str(row["story_id"]), "bold"), f" ({row['voice']}): ")

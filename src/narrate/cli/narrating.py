@@ -257,7 +257,7 @@ def _upgrade_error(item: Upgrade) -> None:
 
 
 def _upgrade_json(item: Upgrade) -> None:
-    from narrate.engine.upgrade import upgrade_dict
+    from narrate.report import upgrade_dict
 
     _upgrade_error(item)
     emit(json.dumps(upgrade_dict(item), ensure_ascii=False))

@@ -376,26 +376,3 @@ def _why(result: StoryResult) -> str:
         reason = f"{attempt.provider}: {reason}"
     missing = f"{attempt.failed} paragraph{'' if attempt.failed == 1 else 's'}"
     return f"{reason} ({missing} still missing)"
-
-
-def upgrade_dict(upgrade: Upgrade) -> dict[str, object]:
-    """The story's upgrade as the JSON object `narrate upgrade --json` prints."""
-    story, result = upgrade.story, upgrade.result
-    attempt = result.attempts[-1] if result and result.attempts else None
-    upgraded = upgrade.outcome is UpgradeOutcome.UPGRADED
-    return {
-        "story_id": story.story_id,
-        "voice": story.voice,
-        "source": story.source,
-        "outcome": upgrade.outcome.value,
-        "preferred_provider": story.preferred_provider,
-        "was_provider": story.used_provider,
-        "was_status": story.status,
-        "used_provider": story.preferred_provider if upgraded else story.used_provider,
-        "status": "complete" if upgraded else story.status,
-        "generated": attempt.generated if attempt else 0,
-        "cached": attempt.cached if attempt else 0,
-        "missing": attempt.failed if attempt and not upgraded else None,
-        "reason": attempt.reason if attempt and not upgraded else None,
-        "message": upgrade.message,
-    }
