@@ -237,14 +237,16 @@ def test_a_broken_config_file_is_one_error_and_leaves_the_stories_waiting(
     degrade(providers)
     degrade(providers, OTHER, "other.txt")
     config = providers.home / "config.toml"
+    good = config.read_text()
     broken = "[providers.edge]\nmonthly_chars = -5"
-    config.write_text(config.read_text().replace("[providers.edge]", broken))
+    config.write_text(good.replace("[providers.edge]", broken))
 
     rows, result = upgrade(providers)
 
     assert (result.returncode, rows) == (4, [])
     (line,) = result.stderr.splitlines()
     assert "monthly_chars" in line
+    config.write_text(good)  # status refuses the broken file too
     waiting = statuses(providers, "--degraded")
     assert [waiting[s]["upgrade_tried_at"] for s in ("tale", "other")] == [None] * 2
 
