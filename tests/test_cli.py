@@ -325,6 +325,30 @@ def test_control_characters_of_a_file_name_are_escaped_in_the_error_line(
     assert "a\\x1b[31mred.txt" in one_error_line(result)
 
 
+def test_a_story_named_with_an_escape_sequence_is_printed_escaped(
+    narrate_home, tmp_path
+):
+    story = tmp_path / "esc\x1b[2Jname\u202e.txt"
+    story.write_text("Hello there.\n")
+
+    result = run(narrate_home, "batch", str(story))
+    status = run(narrate_home, "status")
+
+    assert result.returncode == 0, result.stderr
+    for output in (result.stdout, status.stdout):
+        assert "\x1b[2J" not in output and "\u202e" not in output
+    assert "esc\\x1b[2Jname\\u202e: 1 paragraph" in result.stdout
+
+
+def test_a_story_id_with_control_characters_is_a_usage_error(narrate_home):
+    story = str(EXAMPLES / "market_day.txt")
+
+    result = run(narrate_home, "batch", story, "--story-id", "id\x1b[2J")
+
+    assert result.returncode == 2
+    assert "control characters" in one_error_line(result)
+
+
 @pytest.mark.parametrize("codec", ["rot13", "base64"])
 def test_a_transform_codec_is_no_encoding_and_a_usage_error(narrate_home, codec):
     story = str(EXAMPLES / "market_day.txt")

@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from narrate.engine.results import Attempt, Outcome, StoryResult, story_dict
+from narrate.printable import printable
 from narrate.voices import PROVIDER_NAMES, Voice
 
 if TYPE_CHECKING:
@@ -299,7 +300,9 @@ def plan_table(plans: Iterable[StoryPlan]) -> Table:
         table.add_column(column, no_wrap=column != "note")
     for plan in plans:
         if plan.error is not None:
-            table.add_row(Text(plan.story_id), "-", "-", "-", "-", Text(plan.error))
+            table.add_row(
+                Text(plan.story_id), "-", "-", "-", "-", Text(printable(plan.error))
+            )
             continue
         for step in plan.providers:
             note = step.note or ""

@@ -9,7 +9,6 @@ import errno
 import logging
 import math
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import Annotated
@@ -20,6 +19,7 @@ from rich.text import Text
 
 from narrate.config import CONCURRENCY_RANGE, TIMEOUT_RANGE
 from narrate.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, NarrateError
+from narrate.printable import printable
 
 app = typer.Typer(
     add_completion=False,
@@ -82,6 +82,15 @@ def not_empty(value: str | None) -> str | None:
     return value
 
 
+def story_id_option(value: str | None) -> str | None:
+    """A callback: a story id must not be blank nor hold control characters
+    (it is printed in tables and lines a terminal shows)."""
+    not_empty(value)
+    if value is not None and printable(value) != value:
+        raise typer.BadParameter("must not hold control characters")
+    return value
+
+
 # The --db option, the same for every command that opens the cache.
 DatabaseOption = Annotated[
     str | None,
@@ -140,16 +149,11 @@ def setup_logging(verbose: bool) -> None:
 
 
 def say_error(message: str) -> None:
-    """One red `Error: ...` line on stderr, whatever the message's line breaks;
-    other control characters (from a file name, say) are shown escaped, so
-    they cannot move the cursor or recolour the terminal."""
-    line = " ".join(message.split())
-    line = _CONTROL.sub(lambda found: ascii(found.group())[1:-1], line)
+    """One red `Error: ...` line on stderr: the message's line breaks become
+    spaces, and other control characters (from a file name, say) are shown
+    escaped, so they cannot move the cursor or recolour the terminal."""
+    line = printable(" ".join(message.split()))
     stderr.print(Text.assemble(("Error: ", "red"), line), highlight=False)
-
-
-# Control characters, C0, DEL and C1; the line breaks among them are gone by then.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def emit(line: str) -> None:

@@ -21,11 +21,11 @@ from narrate.cli.common import (
     codec,
     emit,
     handled_errors,
-    not_empty,
     say_error,
     setup_logging,
     stderr,
     stdout,
+    story_id_option,
     warn,
     writing_results,
 )
@@ -66,7 +66,7 @@ def batch(
         typer.Option(
             help="Cache key of the story.",
             show_default="the file name without its extension",
-            callback=not_empty,
+            callback=story_id_option,
         ),
     ] = None,
     chain: Annotated[

@@ -24,6 +24,7 @@ from narrate.engine.export import check_out_dir, export_story
 from narrate.engine.plan import StoryPlan, plan_story
 from narrate.engine.results import StoryResult
 from narrate.errors import ConfigError, InputError
+from narrate.printable import printable
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache, database_errors
 from narrate.store.usage import UsageStore
@@ -210,7 +211,7 @@ def _stories(job: BatchJob) -> list[_Story]:
     if job.story_id is not None and len(paths) > 1:
         raise ConfigError("--story-id names one story; this run has several")
 
-    stems = [job.story_id or path.stem for path in paths]
+    stems = [job.story_id or _story_id(path) for path in paths]
     for stem in stems:
         if len(stem) > MAX_STORY_ID:
             raise ConfigError(
@@ -226,7 +227,7 @@ def _stories(job: BatchJob) -> list[_Story]:
 
     stories = []
     for path in paths:
-        story_id = job.story_id or path.stem
+        story_id = job.story_id or _story_id(path)
         try:
             if path.is_dir():
                 raise InputError(f"{path}: a directory without .txt or .md stories")
@@ -307,6 +308,12 @@ def _unreadable(story: _Story, voice: Voice, chain: Chain) -> StoryResult:
         left_out=chain.left_out,
         error=str(story.error),
     )
+
+
+def _story_id(path: Path) -> str:
+    """The story id a file gets: its name without the extension, with any
+    control character written as its escape, since the id is printed."""
+    return printable(path.stem)
 
 
 def _out_dir(job: BatchJob, story: _Story, count: int) -> Path:
