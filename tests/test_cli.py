@@ -293,14 +293,26 @@ def test_a_timeout_or_concurrency_the_config_file_would_refuse_is_a_usage_error(
     assert rows(narrate_home) == 0
 
 
-@pytest.mark.parametrize("command", [["status"], ["providers"], ["voices"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["providers"],
+        ["voices"],
+        ["cache", "verify"],
+        ["batch", str(EXAMPLES / "market_day.txt"), "--chain", "espeak"],
+    ],
+)
 @pytest.mark.parametrize(
     "setting",
     [
         "[providers.edge]\ncooldown = -1",
         '[providers.deepgram]\nencoding = "wav9"',
         '[providers.elevenlabs]\nbase_url = "ftp://x"',
+        '[providers.elevenlabs]\nbase_url = ""',
+        "[providers.deepgram]\napi_key = 5",
         "[providers.nosuch]\nretries = 1",
+        '[voices.milo]\nespeak = ""',
     ],
 )
 def test_every_command_refuses_a_broken_provider_table_with_exit_4(
@@ -309,10 +321,17 @@ def test_every_command_refuses_a_broken_provider_table_with_exit_4(
     narrate_home.mkdir(parents=True, exist_ok=True)
     (narrate_home / "config.toml").write_text(setting + "\n")
 
-    result = run(narrate_home, *command)
+    # values the environment overrides are checked all the same
+    result = run(
+        narrate_home,
+        *command,
+        NARRATE_ELEVENLABS_URL="http://127.0.0.1:9",
+        DEEPGRAM_API_KEY="from-env",
+    )
 
     assert result.returncode == 4
     assert one_error_line(result)
+    assert rows(narrate_home) == 0
 
 
 def test_control_characters_of_a_file_name_are_escaped_in_the_error_line(

@@ -19,11 +19,11 @@ def voices(
     """List the narrator voices and the voice each provider uses for them."""
     with handled_errors():
         from narrate.config import load_settings
-        from narrate.engine.chain import check_providers
+        from narrate.engine.chain import check_config
         from narrate.voices import load_catalog
 
         settings = load_settings()
-        check_providers(settings)
+        check_config(settings)
         catalog = load_catalog(settings.voices)
 
     if json_output:

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from narrate.config import load_settings
-from narrate.engine.chain import check_providers
+from narrate.engine.chain import check_config
 from narrate.errors import ConfigError
 from narrate.store.audio_files import AudioStore
 from narrate.store.cache import Cache, database_errors
@@ -46,7 +46,7 @@ def _care(
     database_url: str | None, env: Mapping[str, str] | None
 ) -> Iterator[CacheCare]:
     settings = load_settings(env, database_url=database_url)
-    check_providers(settings)
+    check_config(settings)
     cache = Cache.open(settings.database_url)
     try:
         with database_errors(cache.engine):

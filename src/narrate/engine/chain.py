@@ -26,6 +26,7 @@ from narrate.errors import ConfigError
 from narrate.providers import DEFAULT_CHAIN
 from narrate.providers.base import Provider
 from narrate.providers.retry import RetryPolicy
+from narrate.voices import load_catalog
 
 _KEY_VARIABLES = {"elevenlabs": "ELEVENLABS_API_KEY", "deepgram": "DEEPGRAM_API_KEY"}
 _URL_VARIABLES = {
@@ -70,7 +71,7 @@ def build_chain(
     names: Sequence[str] | None, settings: Settings, timeout: float
 ) -> Chain:
     """The providers of the chain, and those the default chain had to leave out."""
-    _check_tables(settings)
+    check_config(settings)
     explicit = names is not None or settings.chain is not None
     wanted = list(names if names is not None else settings.chain or DEFAULT_CHAIN)
     _check_names(wanted)
@@ -102,12 +103,14 @@ def build_chain(
     return Chain(chain, left_out, breakers, budgets)
 
 
-def check_providers(settings: Settings) -> None:
-    """Raise `ConfigError` for the first bad setting of any provider's table in
-    the config file, as a chain with that provider would; no provider is built
-    and no key is required. For the commands that may never build a chain
-    (upgrade with nothing to do, cache care), so that a broken config file is
-    one error up front rather than one per story, or none at all."""
+def check_config(settings: Settings) -> None:
+    """Raise `ConfigError` for the first bad setting of the config file's
+    provider and voice tables, as a chain with that provider or a run in that
+    voice would; no provider is built and no key is required. Every command
+    calls it first, so a broken config file is one error and exit 4 whatever
+    the command, the chain or the stories, rather than one error per story,
+    or none at all."""
+    load_catalog(settings.voices)
     _check_tables(settings)
     for name in DEFAULT_CHAIN:
         table = _table(name, settings)
@@ -115,9 +118,13 @@ def check_providers(settings: Settings) -> None:
         BreakerPolicy.from_settings(name, table)
         _concurrency(name, table)
         monthly_budget(name, settings)
-        if name in _KEY_VARIABLES:
+        if name in _KEY_VARIABLES:  # the file's values too, not only those in use
             _key(name, settings)
             _base_url(name, settings, table)
+            if "base_url" in table:
+                _checked_url(name, table["base_url"], f"providers.{name}.base_url")
+            if not isinstance(table.get("api_key", ""), str):
+                raise ConfigError(f"providers.{name}.api_key must be a string")
         for key in ("model", "output_format", "encoding"):
             if key in table:
                 _word(table, name, key, "")
@@ -278,20 +285,23 @@ def _concurrency(name: str, table: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _base_url(name: str, settings: Settings, table: Mapping[str, Any]) -> str | None:
-    value = settings.env.get(_URL_VARIABLES[name]) or table.get("base_url")
-    if not value:
-        return None
+    """The provider's base URL: the environment's, else the config file's,
+    else None for the provider's own host."""
+    variable = _URL_VARIABLES[name]
+    if settings.env.get(variable):
+        return _checked_url(name, settings.env[variable], variable)
+    if "base_url" in table:
+        return _checked_url(name, table["base_url"], f"providers.{name}.base_url")
+    return None
+
+
+def _checked_url(name: str, value: object, source: str) -> str:
     try:
         parts = urlsplit(str(value))
         usable = parts.scheme in ("http", "https") and bool(parts.hostname)
         usable = usable and (parts.port is None or parts.port > 0)
     except ValueError:
         usable = False
-    if not usable:
-        source = (
-            _URL_VARIABLES[name]
-            if settings.env.get(_URL_VARIABLES[name])
-            else (f"providers.{name}.base_url")
-        )
+    if not isinstance(value, str) or not usable:
         raise ConfigError(f"bad {name} base URL in {source}: use http(s)://host[:port]")
-    return str(value)
+    return value

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from narrate.config import load_settings
 from narrate.engine.breaker import CLOSED
-from narrate.engine.chain import check_providers, missing_key, monthly_budget
+from narrate.engine.chain import check_config, missing_key, monthly_budget
 from narrate.providers import DEFAULT_CHAIN
 from narrate.store.cache import Cache, database_errors
 from narrate.store.health import HealthStore
@@ -40,7 +40,7 @@ def provider_statuses(
 ) -> list[ProviderStatus]:
     """Every provider of the default chain, with its breaker from the cache database."""
     settings = load_settings(env, database_url=database_url)
-    check_providers(settings)
+    check_config(settings)
     cache = Cache.open(settings.database_url)
     try:
         with database_errors(cache.engine):
@@ -80,7 +80,7 @@ def story_statuses(
     """The stories narrated with this cache, newest first; with `degraded`, only
     those not complete in their preferred voice (degraded or incomplete)."""
     settings = load_settings(env, database_url=database_url)
-    check_providers(settings)
+    check_config(settings)
     cache = Cache.open(settings.database_url)
     try:
         statuses = ("degraded", "incomplete") if degraded else None

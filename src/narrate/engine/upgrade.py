@@ -37,7 +37,7 @@ from narrate.config import Settings, load_settings
 from narrate.engine.batch import Progress, StoryNarrator, story_record
 from narrate.engine.breaker import BreakerPolicy
 from narrate.engine.budget import Budget
-from narrate.engine.chain import build_chain, check_providers, missing_key
+from narrate.engine.chain import build_chain, check_config, missing_key
 from narrate.engine.plan import StoryPlan, plan_story
 from narrate.engine.results import StoryResult
 from narrate.errors import (
@@ -146,7 +146,7 @@ def _prepared(
 ) -> Iterator[tuple[_Pass, list[StoryRecord]]]:
     """The pass, set up on the opened cache, and the stories it is for."""
     settings = load_settings(env, database_url=job.database_url)
-    check_providers(settings)
+    check_config(settings)
     catalog = load_catalog(settings.voices)
     if job.limit is not None and job.limit < 1:
         raise ConfigError(f"--limit must be at least 1, not {job.limit}")
