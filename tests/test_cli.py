@@ -733,6 +733,11 @@ def test_a_bad_file_among_good_ones_fails_alone_and_sets_the_exit_code(
     bad, good = sorted(lines, key=lambda story: story["error"] is None)
     assert good["complete"] and good["error"] is None
     assert bad["story_id"] == "missing" and "no such file" in bad["error"]
+    assert (bad["degraded"], bad["encoding"], bad["status"]) == (
+        False,
+        None,
+        "incomplete",
+    )
     assert result.stderr.count("Error:") == 1
 
 

@@ -91,7 +91,7 @@ class StoryResult:
     used_provider: str | None
     paragraphs: list[ParagraphResult]
     attempts: list[Attempt] = field(default_factory=list)
-    encoding: str = "utf-8"
+    encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     error: str | None = None
@@ -112,7 +112,10 @@ class StoryResult:
 
     @property
     def degraded(self) -> bool:
-        """Whether the story was not narrated by its preferred provider."""
+        """Whether the story was narrated, but not by its preferred provider;
+        a story whose file could not be read was not narrated at all."""
+        if self.error is not None:
+            return False
         return self.used_provider != self.preferred_provider
 
     @property
