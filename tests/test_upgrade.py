@@ -337,6 +337,7 @@ def test_an_upgrade_reads_the_story_in_the_encoding_batch_was_given(providers):
     assert result.returncode == 0, result.stderr
     assert (row["outcome"], row["generated"], row["cached"]) == ("upgraded", 4, 2)
     assert "Paragraph 3 tells a naïve part of the tale." in texts(providers.eleven)
+    assert statuses(providers)["wide"]["encoding"] == "utf-16-le"
 
 
 def test_a_source_no_longer_in_its_batch_encoding_is_refused_not_sent_as_gibberish(
@@ -367,3 +368,15 @@ def test_an_edited_story_is_upgraded_with_its_changed_paragraphs(providers):
 
     assert (result.returncode, row["outcome"]) == (0, "upgraded")
     assert "Paragraph five tells a short part of the tale." in texts(providers.eleven)
+
+
+def test_an_upgrade_dry_run_names_the_story_it_cannot_plan_as_a_pass_does(providers):
+    degrade(providers)
+    (providers.home.parent / "tale.txt").unlink()
+
+    planned, result = upgrade(providers, "--dry-run")
+    rows, real = upgrade(providers)
+
+    assert result.returncode == real.returncode == 4
+    assert result.stderr.startswith("Error: tale: ")
+    assert result.stderr == real.stderr

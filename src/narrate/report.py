@@ -218,6 +218,7 @@ def story_rows(stories: Iterable[StoryRecord]) -> list[dict[str, object]]:
             "chars": s.chars,
             "narrated_at": _iso(s.narrated_at),
             "upgrade_tried_at": _iso(s.upgrade_tried_at),
+            "encoding": s.encoding,
         }
         for s in stories
     ]

@@ -271,7 +271,7 @@ class _Pass:
                 try:
                     voice, loaded = await self._ready(story)
                 except NarrateError as error:
-                    plan.error = str(error)
+                    plan.error = f"{story.story_id}: {error}"
                 else:
                     provider = self.preferred.providers[story.preferred_provider]
                     plan = await plan_story(
