@@ -521,20 +521,34 @@ def test_an_interrupted_json_batch_keeps_the_lines_of_finished_stories(
     assert stderr.strip() == "Interrupted."
 
 
-# Ctrl-C arriving while typer is being imported, as it does in the first
-# moments after `narrate` starts.
-INTERRUPTED_WHILE_LOADING = """
+# narrate, with Ctrl-C arriving when the module named by its first argument
+# is imported.
+CTRL_C_ON_IMPORT = """
 import sys
+
+MODULE = sys.argv.pop(1)
 
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
-        if name == "typer":
+        if name == MODULE:
             raise KeyboardInterrupt
 
 sys.meta_path.insert(0, CtrlC())
 from narrate.__main__ import main
 main()
 """
+
+
+def interrupted_on_import(
+    home: Path, module: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CTRL_C_ON_IMPORT, module, *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(home),
+        timeout=60,
+    )
 
 
 def run_into_a_closed_pipe(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -592,31 +606,12 @@ def test_a_json_batch_whose_output_is_lost_still_narrates_every_story(
     )
 
 
-# Ctrl-C arriving while typer parses the options: the --encoding check looks
-# the codec up, which imports its module.
-INTERRUPTED_WHILE_PARSING = """
-import sys
-
-class CtrlC:
-    def find_spec(self, name, path=None, target=None):
-        if name == "encodings.cp500":
-            raise KeyboardInterrupt
-
-sys.meta_path.insert(0, CtrlC())
-from narrate.__main__ import main
-main()
-"""
-
-
 def test_ctrl_c_while_options_are_parsed_is_one_line_and_exit_130(narrate_home):
+    # the --encoding check looks the codec up, which imports its module
     story = str(EXAMPLES / "market_day.txt")
-    result = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_WHILE_PARSING, "batch", story]
-        + ["--encoding", "cp500"],
-        capture_output=True,
-        text=True,
-        env=cli_env(narrate_home),
-        timeout=60,
+
+    result = interrupted_on_import(
+        narrate_home, "encodings.cp500", "batch", story, "--encoding", "cp500"
     )
 
     assert (result.returncode, result.stderr) == (130, "Interrupted.\n")
@@ -626,13 +621,7 @@ def test_ctrl_c_while_options_are_parsed_is_one_line_and_exit_130(narrate_home):
 def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
     narrate_home,
 ):
-    result = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_WHILE_LOADING, "voices"],
-        capture_output=True,
-        text=True,
-        env=cli_env(narrate_home),
-        timeout=60,
-    )
+    result = interrupted_on_import(narrate_home, "typer", "voices")
 
     assert (result.returncode, result.stderr) == (130, "Interrupted.\n")
 
