@@ -11,6 +11,7 @@ import sys
 import time
 import wave
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -551,19 +552,26 @@ def interrupted_on_import(
     )
 
 
+def run_into(
+    home: Path, stdout: int | IO[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """narrate with its stdout going to `stdout`, a file or a descriptor."""
+    return subprocess.run(
+        [sys.executable, "-m", "narrate", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(home),
+        timeout=300,
+    )
+
+
 def run_into_a_closed_pipe(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """narrate with a stdout whose reader has gone, as under `| head -1`."""
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        return subprocess.run(
-            [sys.executable, "-m", "narrate", *args],
-            stdout=writer,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(home),
-            timeout=300,
-        )
+        return run_into(home, writer, *args)
     finally:
         os.close(writer)
 
@@ -782,14 +790,7 @@ def test_two_files_with_one_story_id_are_refused(narrate_home, tmp_path):
 )
 def test_output_that_cannot_be_written_is_one_line_and_exit_4(narrate_home, command):
     with open("/dev/full", "w") as full:
-        result = subprocess.run(
-            [sys.executable, "-m", "narrate", *command],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(narrate_home),
-            timeout=60,
-        )
+        result = run_into(narrate_home, full, *command)
 
     assert result.returncode == 4
     assert one_error_line(result) == (

@@ -27,10 +27,10 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLAIM_LEASE = 30.0
 
-# The range of each numeric setting: low, high, whether it must be whole.
 # The ranges the config file and the command line's options share.
 CONCURRENCY_RANGE = (1, 1000)
 TIMEOUT_RANGE = (0.1, 3600.0)
+# The range of each numeric setting: low, high, whether it must be whole.
 _RANGES = {
     "concurrency": (*CONCURRENCY_RANGE, True),
     "timeout": (*TIMEOUT_RANGE, False),

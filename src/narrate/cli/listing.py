@@ -20,11 +20,8 @@ def voices(
     with handled_errors():
         from narrate.config import load_settings
         from narrate.engine.chain import check_config
-        from narrate.voices import load_catalog
 
-        settings = load_settings()
-        check_config(settings)
-        catalog = load_catalog(settings.voices)
+        catalog = check_config(load_settings())
 
     if json_output:
         rows = [

@@ -26,7 +26,7 @@ from narrate.errors import ConfigError
 from narrate.providers import DEFAULT_CHAIN
 from narrate.providers.base import Provider
 from narrate.providers.retry import RetryPolicy
-from narrate.voices import load_catalog
+from narrate.voices import Voice, load_catalog
 
 _KEY_VARIABLES = {"elevenlabs": "ELEVENLABS_API_KEY", "deepgram": "DEEPGRAM_API_KEY"}
 _URL_VARIABLES = {
@@ -103,14 +103,14 @@ def build_chain(
     return Chain(chain, left_out, breakers, budgets)
 
 
-def check_config(settings: Settings) -> None:
+def check_config(settings: Settings) -> Mapping[str, Voice]:
     """Raise `ConfigError` for the first bad setting of the config file's
     provider and voice tables, as a chain with that provider or a run in that
     voice would; no provider is built and no key is required. Every command
     calls it first, so a broken config file is one error and exit 4 whatever
     the command, the chain or the stories, rather than one error per story,
-    or none at all."""
-    load_catalog(settings.voices)
+    or none at all. Returns the voice catalog, checked on the way."""
+    catalog = load_catalog(settings.voices)
     _check_tables(settings)
     for name in DEFAULT_CHAIN:
         table = _table(name, settings)
@@ -134,6 +134,7 @@ def check_config(settings: Settings) -> None:
             if table["encoding"] not in ENCODINGS:
                 known = ", ".join(sorted(ENCODINGS))
                 raise ConfigError(f"providers.{name}.encoding must be one of {known}")
+    return catalog
 
 
 def _check_tables(settings: Settings) -> None:
@@ -250,10 +251,8 @@ def _build_http(
 
     from narrate.providers.deepgram import DeepgramProvider
 
-    try:
-        return DeepgramProvider(**common, encoding=str(table.get("encoding", "mp3")))
-    except ValueError as error:
-        raise ConfigError(f"providers.deepgram.encoding: {error}") from error
+    # check_config has refused an encoding Deepgram does not offer
+    return DeepgramProvider(**common, encoding=str(table.get("encoding", "mp3")))
 
 
 def _word(table: Mapping[str, Any], name: str, key: str, default: str) -> str:

@@ -57,7 +57,7 @@ from narrate.store.models import StoryRecord
 from narrate.store.stories import StoryStore
 from narrate.store.usage import UsageStore
 from narrate.text import LoadedStory, load_story
-from narrate.voices import Voice, find_voice, load_catalog
+from narrate.voices import Voice, find_voice
 
 # How a story is claimed for an upgrade, in the paragraph claims' table.
 _LOCK_HASH, _LOCK_PROVIDER = "story", "upgrade"
@@ -146,8 +146,7 @@ def _prepared(
 ) -> Iterator[tuple[_Pass, list[StoryRecord]]]:
     """The pass, set up on the opened cache, and the stories it is for."""
     settings = load_settings(env, database_url=job.database_url)
-    check_config(settings)
-    catalog = load_catalog(settings.voices)
+    catalog = check_config(settings)
     if job.limit is not None and job.limit < 1:
         raise ConfigError(f"--limit must be at least 1, not {job.limit}")
     if job.max_chars is not None and job.max_chars < 0:
